@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Run every notebook's tests (nbdev_test semantics: cells with a flag from settings.ini `tst_flags` are skipped
+unless named in --flags) and print a closing `N passed, N failed, N skipped` line.
+
+A notebook that raises `unittest.SkipTest` (e.g. `mrisr.data.sample_data_dir()` when `../shared/data` is absent)
+counts as skipped, with its message printed, not as failed."""
+import argparse, os, sys, time, unittest
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+def run_one(fn, skip_flags, threads):
+    os.environ.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), IN_TEST='1',
+                      MPLBACKEND='Agg', PYTHONWARNINGS='ignore')
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    from execnb.shell import CaptureShell
+    from fastcore.xtras import working_directory
+    fn = Path(fn)
+    nb = NBProcessor(fn, procs=FrontmatterProc, process=True).nb
+    if str(getattr(nb, 'frontmatter_', {}).get('skip_exec', False)).lower() in ('true', '1'):
+        return 'skipped', 0., 'skip_exec in frontmatter'
+    def no_eval(cell):
+        if cell.cell_type != 'code': return True
+        if 'nbdev_export' + '(' in cell.source: return True
+        direc = getattr(cell, 'directives_', {}) or {}
+        if direc.get('eval:', [''])[0].lower() == 'false': return True
+        return bool(set(skip_flags) & direc.keys())
+    start = time.time()
+    shell = CaptureShell(fn)
+    try:
+        with working_directory(fn.parent): shell.run_all(nb, exc_stop=True, preproc=no_eval)
+        return 'passed', time.time() - start, ''
+    except unittest.SkipTest as e: return 'skipped', time.time() - start, str(e)
+    except BaseException as e:
+        if type(e).__name__ == 'SkipTest': return 'skipped', time.time() - start, str(e)
+        return 'failed', time.time() - start, shell.prettytb(fname=fn)
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('paths', nargs='*', help='notebooks to test (default: every notebook under nbs/)')
+    p.add_argument('--flags', default='', help='space-separated tst_flags to run anyway (e.g. "slow")')
+    p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    a = p.parse_args()
+    from nbdev.config import get_config
+    cfg = get_config()
+    skip = [f for f in cfg.tst_flags.split() if f not in a.flags.split()]
+    files = [Path(f).absolute() for f in a.paths] or sorted(
+        f.absolute() for f in Path(cfg.nbs_path).rglob('*.ipynb')
+        if '.ipynb_checkpoints' not in f.parts and not f.name.startswith('_'))
+    threads = max(1, (os.cpu_count() or 1) // max(1, a.workers))
+    sys.path.insert(0, str(cfg.config_path))
+    results = {}
+    t0 = time.time()
+    with ProcessPoolExecutor(max_workers=a.workers) as ex:
+        futs = {f: ex.submit(run_one, f, skip, threads) for f in files}
+        for f, fut in futs.items():
+            try: status, secs, msg = fut.result()
+            except BaseException as e: status, secs, msg = 'failed', 0., repr(e)
+            results[f] = status
+            rel = f.relative_to(Path(cfg.nbs_path).absolute())
+            print(f'{status.upper():8s} {str(rel):40s} {secs:7.1f}s' + (f'  ({msg})' if status == 'skipped' else ''), flush=True)
+            if status == 'failed': print(msg, file=sys.stderr, flush=True)
+    n = {s: sum(v == s for v in results.values()) for s in ('passed', 'failed', 'skipped')}
+    print(f'notebooks: {time.time() - t0:.0f}s total')
+    print(f"{n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped")
+    sys.exit(1 if n['failed'] else 0)
+
+if __name__ == '__main__': main()
