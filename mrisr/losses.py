@@ -5,14 +5,14 @@
 # %% auto #0
 __all__ = ['SOBEL_PADDING', 'EDGE_EPS', 'sobel', 'sobel_edges', 'edge_loss', 'constraint_loss', 'SRLoss']
 
-# %% ../nbs/06_losses.ipynb #94fff5df
+# %% ../nbs/06_losses.ipynb #1a6e135b
 from collections.abc import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/06_losses.ipynb #fc626e6e
+# %% ../nbs/06_losses.ipynb #8b7d8d6f
 SOBEL_PADDING = 'replicate'  # border handling of the Sobel filter: 'replicate' | 'reflect' | 'zeros'
 _SCIPY_MODE = dict(replicate='nearest', reflect='mirror', zeros='constant')  # the same borders in scipy.ndimage
 
@@ -33,7 +33,7 @@ def sobel(img:Tensor,                  # image(s), (..., H, W): any leading dims
     g = F.conv2d(x, _sobel_kernels(x.dtype, x.device))
     return g[:, 0].reshape(shape), g[:, 1].reshape(shape)
 
-# %% ../nbs/06_losses.ipynb #38b53097
+# %% ../nbs/06_losses.ipynb #176c3efa
 EDGE_EPS = 1e-6  # ε in Edge(I) = sqrt(gx² + gy² + ε): keeps the gradient finite where the image is flat
 
 def _upcast(x:Tensor) -> Tensor: return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
@@ -48,7 +48,7 @@ def sobel_edges(img:Tensor,                 # image(s), (..., H, W)
         gx, gy = sobel(img, padding)
         return torch.sqrt(gx * gx + gy * gy + eps)
 
-# %% ../nbs/06_losses.ipynb #3d5c9748
+# %% ../nbs/06_losses.ipynb #f1831cc5
 def edge_loss(sr:Tensor,                # super-resolved image(s), (B, C, H, W)
               hr:Tensor,                # ground truth, same shape
               eps:float=EDGE_EPS,       # ε of the edge map
@@ -58,7 +58,7 @@ def edge_loss(sr:Tensor,                # super-resolved image(s), (B, C, H, W)
     if sr.shape != hr.shape: raise ValueError(f"edge_loss: sr {tuple(sr.shape)} and hr {tuple(hr.shape)} differ in shape")
     return F.mse_loss(sobel_edges(sr, eps, padding), sobel_edges(hr, eps, padding))
 
-# %% ../nbs/06_losses.ipynb #5446456d
+# %% ../nbs/06_losses.ipynb #ad7a4204
 def _terms_of(model_or_terms):
     if model_or_terms is None: return []
     if isinstance(model_or_terms, Tensor): return [model_or_terms]
@@ -76,7 +76,7 @@ def constraint_loss(model_or_terms,        # a model with `constraint_terms()`, 
     if not terms: return torch.zeros((), device=device)
     return sum(_upcast(r).pow(2).mean() for r in terms)
 
-# %% ../nbs/06_losses.ipynb #b4ebd0ba
+# %% ../nbs/06_losses.ipynb #4f564766
 class SRLoss(nn.Module):
     "L = |sr − hr|₁ + λ·L_constraint + μ·L_edge (Eq. 11), all terms means; returns (total, dict of floats)."
     def __init__(self,
