@@ -6,7 +6,7 @@
 __all__ = ['SSIM_SIGMA', 'SSIM_TRUNCATE', 'SSIM_K1', 'SSIM_K2', 'LPIPS_BACKBONE_ENV', 'ALEXNET_URL', 'psnr', 'gaussian_window',
            'ssim_map', 'ssim', 'lpips_backbone_state', 'LPIPS']
 
-# %% ../nbs/07_metrics.ipynb #4ed5dbb7
+# %% ../nbs/07_metrics.ipynb #d0864354
 import os, warnings
 from pathlib import Path
 import torch
@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-# %% ../nbs/07_metrics.ipynb #1eed8dc4
+# %% ../nbs/07_metrics.ipynb #1071bea5
 def _prepare(sr:Tensor, hr:Tensor, mask, shave:int, dtype, name:str):
     "Check shapes, cast to `dtype`, broadcast the mask, shave the border; returns (sr, hr, mask or None)."
     if sr.ndim != 4 or sr.shape != hr.shape:
@@ -38,7 +38,7 @@ def _masked_mean(x:Tensor, mask, name:str) -> Tensor:
     if (w == 0).any(): raise ValueError(f"{name}: the mask selects no pixel in image(s) {(w == 0).nonzero().flatten().tolist()}")
     return (x * mask).sum((1, 2, 3)) / w
 
-# %% ../nbs/07_metrics.ipynb #d932e81a
+# %% ../nbs/07_metrics.ipynb #c6ea098f
 def psnr(sr:Tensor,                     # super-resolved images (B, C, H, W)
          hr:Tensor,                     # reference images, same shape
          data_range:float=1.0,          # L: the peak-to-peak range of the intensities (1.0 for [0, 1] slices)
@@ -51,7 +51,7 @@ def psnr(sr:Tensor,                     # super-resolved images (B, C, H, W)
     mse = _masked_mean((sr - hr) ** 2, mask, 'psnr')
     return 10 * torch.log10(data_range ** 2 / mse)
 
-# %% ../nbs/07_metrics.ipynb #32528e7c
+# %% ../nbs/07_metrics.ipynb #98a85cb1
 SSIM_SIGMA, SSIM_TRUNCATE, SSIM_K1, SSIM_K2 = 1.5, 3.5, 0.01, 0.03   # Wang et al. 2004, as skimage with gaussian_weights=True
 
 def gaussian_window(sigma:float=SSIM_SIGMA,        # standard deviation in pixels
@@ -63,7 +63,7 @@ def gaussian_window(sigma:float=SSIM_SIGMA,        # standard deviation in pixel
     w = torch.exp(-0.5 * (x / sigma) ** 2)
     return w / w.sum()
 
-# %% ../nbs/07_metrics.ipynb #57435a57
+# %% ../nbs/07_metrics.ipynb #9ad13923
 def _filter_valid(x:Tensor, w:Tensor) -> Tensor:
     "Separable 'valid' filtering of the last two dims with the 1D window w (in-place shifted sums: fast on CPU and GPU)."
     n, (H, W), w = len(w), x.shape[-2:], w.tolist()
@@ -100,7 +100,7 @@ def ssim(sr:Tensor,                     # super-resolved images (B, C, H, W)
         mask = mask[..., r:mask.shape[-2] - r, r:mask.shape[-1] - r]
     return _masked_mean(S, mask, 'ssim')
 
-# %% ../nbs/07_metrics.ipynb #69171570
+# %% ../nbs/07_metrics.ipynb #47edce1e
 LPIPS_BACKBONE_ENV = 'MRISR_LPIPS_BACKBONE'   # environment variable naming a local AlexNet-features file
 ALEXNET_URL = 'https://download.pytorch.org/models/alexnet-owt-7be5be79.pth'   # torchvision's AlexNet_Weights.IMAGENET1K_V1
 
@@ -126,7 +126,7 @@ def lpips_backbone_state(backbone:str|Path|None=None) -> tuple[dict, str]:  # (s
                            f"({type(e).__name__}: {e}). Set {LPIPS_BACKBONE_ENV} to a local copy of the AlexNet features "
                            f"state dict (e.g. shared/weights/lpips/alexnet_features.pth) or pass backbone=PATH.") from None
 
-# %% ../nbs/07_metrics.ipynb #c766351c
+# %% ../nbs/07_metrics.ipynb #4527d58d
 class LPIPS(nn.Module):
     "LPIPS distance (AlexNet, v0.1 heads) per image between `(B, 1|3, H, W)` batches in [0, 1]; offline-capable."
     def __init__(self,
