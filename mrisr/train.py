@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'LOG_COLUMNS', 'RUN_FILES', 'TrainConfig', 'seed_everything', 'get_rng_state',
-           'set_rng_state', 'unwrap', 'sr_forward', 'EpochSampler', 'step_scale', 'random_scale_lr', 'atomic_write',
+           'set_rng_state', 'unwrap', 'sr_forward', 'EpochSampler', 'step_scale', 'lr_from_hr', 'atomic_write',
            'save_checkpoint', 'load_checkpoint', 'RunLog', 'read_log', 'resolve_device', 'autocast', 'validate',
            'train', 'plot_log']
 
-# %% ../nbs/08_train.ipynb #7aeb807e
+# %% ../nbs/08_train.ipynb #16b354b7
 import contextlib, csv, dataclasses, io, math, os, random, tempfile, time, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ from .kspace import degrade
 from .losses import SRLoss
 from .metrics import psnr, ssim
 
-# %% ../nbs/08_train.ipynb #272278c5
+# %% ../nbs/08_train.ipynb #6a6b04ef
 @dataclass
 class TrainConfig:
     "Training hyper-parameters; defaults are the paper's (Sec. IV-A) where it states them."
@@ -86,7 +86,7 @@ class TrainConfig:
         "A copy with some fields changed."
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/08_train.ipynb #b456eadd
+# %% ../nbs/08_train.ipynb #6a09ee98
 def seed_everything(seed:int):
     "Seed Python's `random`, numpy's global RNG and torch (CPU and all CUDA devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
@@ -108,7 +108,7 @@ def set_rng_state(state:dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
-# %% ../nbs/08_train.ipynb #7901e456
+# %% ../nbs/08_train.ipynb #51769eac
 def unwrap(model:nn.Module) -> nn.Module:
     "The user's module inside DDP / DataParallel / `torch.compile` wrappers."
     while True:
@@ -131,7 +131,7 @@ def sr_forward(model:nn.Module, # SR model (or a wrapper) with `scale` and `arbi
                          "give it LR images of the matching scale")
     return sr
 
-# %% ../nbs/08_train.ipynb #144ee7b6
+# %% ../nbs/08_train.ipynb #d6127e46
 class EpochSampler(Sampler):
     "Seeded per-epoch shuffle; global batches dealt round-robin to DDP ranks; resumable mid-epoch."
     def __init__(self, n:int, batch_size:int, seed:int=0, rank:int=0, world_size:int=1, shuffle:bool=True, drop_last:bool=True):
@@ -157,20 +157,20 @@ class EpochSampler(Sampler):
 
     def __len__(self): return len(self.global_order()[self.start_batch * self.batch_size:][self.rank::self.world_size])
 
-# %% ../nbs/08_train.ipynb #6a687d80
+# %% ../nbs/08_train.ipynb #506ecf55
 def step_scale(scale_range:tuple, seed:int, step:int) -> float:
     "The random scale of training step `step`: U(lo, hi) from a generator seeded by (seed, step)."
     lo, hi = scale_range
     return random.Random(seed * 1_000_003 + step).uniform(lo, hi)
 
-def random_scale_lr(hr:torch.Tensor, # HR batch (B,1,H,W)
-                    scale:float, method:str='kspace', noise_std:float=0.) -> torch.Tensor:
-    "LR batch at size round(H/scale) × round(W/scale), made with `mrisr.kspace.degrade`."
+def lr_from_hr(hr:torch.Tensor, # HR batch (B,1,H,W), intensities in [0, 1]
+               scale:float, method:str='kspace', noise_std:float=0.) -> torch.Tensor:
+    "LR batch of size round(H/scale) × round(W/scale) by `mrisr.kspace.degrade`, clamped to [0, 1] like `SRDataset`'s."
     H, W = hr.shape[-2:]
     size = (max(1, round(H / scale)), max(1, round(W / scale)))
-    return degrade(hr, out_size=size, method=method, noise_std=noise_std)
+    return degrade(hr, out_size=size, method=method, noise_std=noise_std).clamp(0, 1)
 
-# %% ../nbs/08_train.ipynb #b9a2a180
+# %% ../nbs/08_train.ipynb #ddedaccb
 CKPT_FORMAT, CKPT_VERSION = 'mrisr-checkpoint', 1
 
 def atomic_write(path, write):
@@ -226,7 +226,7 @@ def load_checkpoint(path, # an mrisr checkpoint file
     if scheduler is not None and ck.get('scheduler') is not None: scheduler.load_state_dict(ck['scheduler'])
     return ck
 
-# %% ../nbs/08_train.ipynb #5616e650
+# %% ../nbs/08_train.ipynb #61234122
 LOG_COLUMNS = ('phase', 'epoch', 'step', 'lr', 'l1', 'constraint', 'edge', 'total', 'psnr', 'ssim', 'seconds')
 
 class RunLog:
@@ -257,7 +257,7 @@ def read_log(path) -> list:
         return None if v in ('', None) else (int(float(v)) if k in ('epoch', 'step') else float(v))
     with open(path, newline='') as f: return [{k: conv(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
-# %% ../nbs/08_train.ipynb #f6bb3c27
+# %% ../nbs/08_train.ipynb #1f8ff43e
 def resolve_device(device:str='auto') -> torch.device:
     "'auto' -> this process's CUDA device (LOCAL_RANK under torchrun) if CUDA is available, else CPU."
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -287,7 +287,7 @@ def validate(model:nn.Module, loader, # yields (lr, hr) batches
     finally: m.train(was)
     return dict(psnr=torch.cat(ps).mean().item(), ssim=torch.cat(ss).mean().item())
 
-# %% ../nbs/08_train.ipynb #a110d081
+# %% ../nbs/08_train.ipynb #7f098203
 RUN_FILES = ('last.pt', 'best.pt', 'log.csv', 'config.yaml')
 
 def _check_run_dir(out_dir:Path, resume:bool, overwrite:bool):
@@ -322,7 +322,7 @@ def _dist_setup(cfg:TrainConfig):
         return dist.get_rank(), dist.get_world_size(), True
     return 0, 1, False
 
-# %% ../nbs/08_train.ipynb #61d766b8
+# %% ../nbs/08_train.ipynb #9756eb8c
 def train(model:nn.Module,  # any SR model following the calling contract (see `sr_forward`)
           train_ds,         # dataset of (lr, hr) pairs
           val_ds,           # validation dataset of (lr, hr) pairs, or None
@@ -405,7 +405,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
                 if improved: best = dict(val_now, epoch=epoch, step=step)
                 state = dict(epoch=epoch, epoch_step=epoch_step, step=step, best=best, metrics=val_now, rng=rngs, world_size=world)
                 save_checkpoint(out_dir/'last.pt', raw, opt, sched, cfg, **state)
-                if improved: shutil.copyfile(out_dir/'last.pt', out_dir/'.best.pt.tmp'); os.replace(out_dir/'.best.pt.tmp', out_dir/'best.pt')
+                if improved: atomic_write(out_dir/'best.pt', lambda f: f.write((out_dir/'last.pt').read_bytes()))
             if world > 1: dist.barrier()
 
         stop = total <= step
@@ -416,7 +416,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
             for lr_img, hr in loader:
                 lr_img, hr = lr_img.to(device, non_blocking=True), hr.to(device, non_blocking=True)
                 if cfg.scale_range is not None:
-                    lr_img = random_scale_lr(hr, step_scale(cfg.scale_range, cfg.seed, step), cfg.degradation, cfg.noise_std)
+                    lr_img = lr_from_hr(hr, step_scale(cfg.scale_range, cfg.seed, step), cfg.degradation, cfg.noise_std)
                 if chl: lr_img = lr_img.contiguous(memory_format=torch.channels_last)
                 with autocast(device, amp): sr = sr_forward(net, lr_img, hr.shape[-2:])
                 loss, terms = loss_fn(sr.float(), hr, raw)
@@ -451,7 +451,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
     finally:
         if own_pg: dist.destroy_process_group()
 
-# %% ../nbs/08_train.ipynb #8f1153d7
+# %% ../nbs/08_train.ipynb #70584cc6
 def plot_log(run, # a run folder or its log.csv
              ax=None):
     "Loss curves (log scale) and validation PSNR of a run; returns the figure."
