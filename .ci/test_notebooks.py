@@ -4,8 +4,8 @@ unless named in --flags) and print a closing `N passed, N failed, N skipped` lin
 
 A notebook that raises `unittest.SkipTest` (e.g. `mrisr.data.sample_data_dir()` when `../shared/data` is absent)
 counts as skipped, with its message printed, not as failed."""
-import argparse, os, sys, time, unittest
-from concurrent.futures import ProcessPoolExecutor
+import argparse, json, os, subprocess, sys, time, unittest
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 def run_one(fn, skip_flags, threads):
@@ -35,12 +35,27 @@ def run_one(fn, skip_flags, threads):
         if type(e).__name__ == 'SkipTest': return 'skipped', time.time() - start, str(e)
         return 'failed', time.time() - start, shell.prettytb(fname=fn)
 
+def run_isolated(fn, skip_flags, threads):
+    "Run one notebook in a fresh interpreter (IPython replaces `__main__`, so a process cannot be reused)."
+    cmd = [sys.executable, __file__, '--one', str(fn), '--skip', ' '.join(skip_flags), '--threads', str(threads)]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    lines = r.stdout.strip().splitlines()
+    if r.returncode == 0 and lines and lines[-1].startswith('{'): return tuple(json.loads(lines[-1]).values())
+    return 'failed', 0., f'runner crashed (exit {r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}'
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('paths', nargs='*', help='notebooks to test (default: every notebook under nbs/)')
     p.add_argument('--flags', default='', help='space-separated tst_flags to run anyway (e.g. "slow")')
     p.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument('--one', help=argparse.SUPPRESS)
+    p.add_argument('--skip', default='', help=argparse.SUPPRESS)
+    p.add_argument('--threads', type=int, default=1, help=argparse.SUPPRESS)
     a = p.parse_args()
+    if a.one:  # child: run a single notebook and report as JSON on the last line
+        status, secs, msg = run_one(a.one, a.skip.split(), a.threads)
+        print(json.dumps(dict(status=status, secs=secs, msg=msg)))
+        return
     from nbdev.config import get_config
     cfg = get_config()
     skip = [f for f in cfg.tst_flags.split() if f not in a.flags.split()]
@@ -51,8 +66,8 @@ def main():
     sys.path.insert(0, str(cfg.config_path))
     results = {}
     t0 = time.time()
-    with ProcessPoolExecutor(max_workers=a.workers) as ex:
-        futs = {f: ex.submit(run_one, f, skip, threads) for f in files}
+    with ThreadPoolExecutor(max_workers=a.workers) as ex:
+        futs = {f: ex.submit(run_isolated, f, skip, threads) for f in files}
         for f, fut in futs.items():
             try: status, secs, msg = fut.result()
             except BaseException as e: status, secs, msg = 'failed', 0., repr(e)
