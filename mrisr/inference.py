@@ -8,8 +8,8 @@ __all__ = ['TILE_MARGIN', 'AUTO_TILE_OUT', 'RESTORE_HIGHLIGHTS', 'GZIP_LEVEL', '
            'tile_spans', 'output_size', 'tiled_forward', 'intensity_map', 'has_scaling', 'to_storage', 'auto_tile',
            'upscale_volume', 'load_model', 'check_output', 'save_nifti']
 
-# %% ../nbs/11_inference.ipynb #66da21a8
-import gzip, math, os, tempfile, warnings, zlib
+# %% ../nbs/11_inference.ipynb #66beb20c
+import gzip, math, os, tempfile, warnings, zipfile, zlib
 from pathlib import Path
 import numpy as np
 import nibabel as nib
@@ -21,14 +21,14 @@ from tqdm.auto import tqdm
 from .data import slice_axis_of, normalize_intensity
 from .train import sr_forward, resolve_device, autocast, load_checkpoint, atomic_write
 
-# %% ../nbs/11_inference.ipynb #c3d4a865
+# %% ../nbs/11_inference.ipynb #8f07fa39
 class InputError(ValueError):
     "A problem with a file the user gave; `str(e)` is `'<file>: <problem>'`."
     def __init__(self, path, problem:str):
         self.path, self.problem = str(path), problem
         super().__init__(f'{path}: {problem}')
 
-# %% ../nbs/11_inference.ipynb #9ea6d8fb
+# %% ../nbs/11_inference.ipynb #e962ad1d
 def check_image(img, path='<image>') -> nib.Nifti1Image:
     "Raise `InputError` unless `img` is a 3D NIfTI-1/2 image."
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
@@ -68,7 +68,7 @@ def check_finite(data:np.ndarray, path='<image>'):
     bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
     if bad: raise InputError(path, f'{bad} voxel(s) are NaN or infinite')
 
-# %% ../nbs/11_inference.ipynb #8b72bf33
+# %% ../nbs/11_inference.ipynb #1e3c2ced
 def pick_slice_axis(zooms, # voxel sizes, at least 3 (extra entries are ignored)
                     axis='auto', # 'auto' or 0, 1, 2 (also as a string, as on the command line)
                    ) -> int:
@@ -79,7 +79,7 @@ def pick_slice_axis(zooms, # voxel sizes, at least 3 (extra entries are ignored)
     if ax not in (0, 1, 2): raise ValueError(f"axis must be 'auto', 0, 1 or 2, not {axis!r}")
     return ax
 
-# %% ../nbs/11_inference.ipynb #d5f0dafc
+# %% ../nbs/11_inference.ipynb #350a4701
 def index_map(in_shape, # input voxel grid (3 sizes)
               out_shape, # output voxel grid (same rank); an axis that keeps its size keeps its voxels
              ) -> np.ndarray: # (4, 4): output voxel index -> input continuous voxel index
@@ -94,7 +94,7 @@ def upscaled_affine(affine, in_shape, out_shape) -> np.ndarray:
     "The voxel->world affine of the refined grid: `affine @ index_map(in_shape, out_shape)`."
     return np.asarray(affine, float) @ index_map(in_shape, out_shape)
 
-# %% ../nbs/11_inference.ipynb #b962cfa1
+# %% ../nbs/11_inference.ipynb #dd11d17a
 def upscaled_image(img, # the input NIfTI image
                    data:np.ndarray, # the voxel array on the refined grid (same rank as `img`)
                    dtype=None, # on-disk dtype (default: the input's)
@@ -112,7 +112,7 @@ def upscaled_image(img, # the input NIfTI image
     out.set_data_dtype(img.get_data_dtype() if dtype is None else dtype)
     return out
 
-# %% ../nbs/11_inference.ipynb #c94c7b2c
+# %% ../nbs/11_inference.ipynb #ff719e86
 TILE_MARGIN = 16     # LR pixels of context around each tile (exact for models with receptive radius <= 16)
 AUTO_TILE_OUT = 512  # tile=None: tile only slices whose SR output exceeds this many pixels per side, in tiles of this output size
 
@@ -127,7 +127,7 @@ def tile_spans(n:int, # LR size along an axis
     tile, margin = max(q, tile // q * q), -(-margin // q) * q
     return [(max(0, c - margin), min(n, c + tile + margin), c, min(n, c + tile)) for c in range(0, n, tile)]
 
-# %% ../nbs/11_inference.ipynb #08ad1edf
+# %% ../nbs/11_inference.ipynb #3606bea6
 def output_size(model, # an mrisr SR model (`scale`, `arbitrary_scale` attributes)
                 hw, # LR (H, W)
                 scale=None, # requested factor; None: the model's own. Fixed-scale models accept only their own.
@@ -167,7 +167,7 @@ def tiled_forward(model, lr:Tensor, # (B, 1, h, w) LR batch
                 y[..., (c0 - lo) * H // h:(c1 - lo) * H // h, (d0 - lo2) * W // w:(d1 - lo2) * W // w]
     return out
 
-# %% ../nbs/11_inference.ipynb #4ec36762
+# %% ../nbs/11_inference.ipynb #b36b8eef
 RESTORE_HIGHLIGHTS = True  # add back, bicubically up-sampled, the intensities the normalisation clipped above 1
 
 def intensity_map(data:np.ndarray, # the raw volume
@@ -186,7 +186,7 @@ def intensity_map(data:np.ndarray, # the raw volume
     if not hi > lo: raise ValueError('cannot normalise a constant volume')
     return lo, hi
 
-# %% ../nbs/11_inference.ipynb #6919b00a
+# %% ../nbs/11_inference.ipynb #cd75dd91
 def has_scaling(img) -> bool:
     "Does `img` store its voxels with a non-trivial `scl_slope`/`scl_inter`?"
     slope, inter = getattr(img.dataobj, 'slope', 1.), getattr(img.dataobj, 'inter', 0.)
@@ -204,7 +204,7 @@ def to_storage(x:np.ndarray, # values in world units (float)
         return np.clip(np.rint(x), info.min, info.max).astype(dt)
     return x.astype(np.float32)
 
-# %% ../nbs/11_inference.ipynb #47490711
+# %% ../nbs/11_inference.ipynb #175d5b54
 def auto_tile(hw, out_size, limit:int=AUTO_TILE_OUT) -> int|None:
     "LR tile size that keeps each tile's output at most `limit` pixels a side; None when the slice fits."
     if max(out_size) <= limit: return None
@@ -241,7 +241,7 @@ def upscale_volume(nifti_or_path, # a NIfTI file or a loaded 3D `nibabel` image
     out = None
     was_training = model.training
     model.to(dev).eval()
-    name = Path(nifti_or_path).name if isinstance(nifti_or_path, (str, os.PathLike)) else 'volume'
+    name = Path(img.get_filename() or 'volume').name
     try:
         with torch.inference_mode(), tqdm(total=len(slices), unit='slice', desc=name, disable=not progress) as bar:
             for b0 in range(0, len(slices), batch_size):
@@ -260,7 +260,7 @@ def upscale_volume(nifti_or_path, # a NIfTI file or a loaded 3D `nibabel` image
     finally: model.train(was_training)
     return upscaled_image(img, np.moveaxis(out, 0, ax))
 
-# %% ../nbs/11_inference.ipynb #7971e0d5
+# %% ../nbs/11_inference.ipynb #d368e309
 def load_model(checkpoint, # an mrisr checkpoint (`mrisr.train.save_checkpoint`)
                device='cpu', # where to put the model
               ) -> nn.Module: # the rebuilt model, in eval mode
@@ -268,6 +268,9 @@ def load_model(checkpoint, # an mrisr checkpoint (`mrisr.train.save_checkpoint`)
     path = Path(checkpoint)
     if not path.exists(): raise InputError(path, 'no such file')
     if path.is_dir(): raise InputError(path, 'is a folder, not a checkpoint file')
+    with open(path, 'rb') as f: head = f.read(4)
+    if not (head.startswith(b'PK') and zipfile.is_zipfile(path)) and not head.startswith(b'\x80'):
+        raise InputError(path, 'not an mrisr checkpoint (not a PyTorch file at all)')
     try: ck = load_checkpoint(path, map_location='cpu')
     except (ValueError, OSError) as e: raise InputError(path, _problem(e, path)) from None
     spec = ck.get('model_spec')
@@ -287,7 +290,7 @@ def _problem(e:Exception, path) -> str:
     msg = str(e).strip()
     return msg[len(str(path)) + 2:] if msg.startswith(f'{path}: ') else msg
 
-# %% ../nbs/11_inference.ipynb #db1d86f0
+# %% ../nbs/11_inference.ipynb #b76e4e3f
 GZIP_LEVEL = 1  # compression of .nii.gz outputs: nibabel's own default (fast; the size gain of 6-9 is small for MRI)
 
 def check_output(path, # the NIfTI file to be written (.nii or .nii.gz)
