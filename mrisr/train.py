@@ -4,11 +4,11 @@
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'LOG_COLUMNS', 'RUN_FILES', 'TrainConfig', 'seed_everything', 'get_rng_state',
-           'set_rng_state', 'unwrap', 'sr_forward', 'EpochSampler', 'step_scale', 'lr_from_hr', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'RunLog', 'read_log', 'resolve_device', 'autocast', 'validate',
-           'train', 'plot_log']
+           'set_rng_state', 'unwrap', 'sr_forward', 'EpochSampler', 'step_scale', 'lr_from_hr', 'RandomPatches',
+           'atomic_write', 'save_checkpoint', 'load_checkpoint', 'RunLog', 'read_log', 'resolve_device', 'autocast',
+           'validate', 'train', 'plot_log']
 
-# %% ../nbs/08_train.ipynb #16b354b7
+# %% ../nbs/08_train.ipynb #04235bdf
 import contextlib, csv, dataclasses, io, math, os, random, tempfile, time, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ from .kspace import degrade
 from .losses import SRLoss
 from .metrics import psnr, ssim
 
-# %% ../nbs/08_train.ipynb #6a6b04ef
+# %% ../nbs/08_train.ipynb #1ab3c15f
 @dataclass
 class TrainConfig:
     "Training hyper-parameters; defaults are the paper's (Sec. IV-A) where it states them."
@@ -44,6 +44,7 @@ class TrainConfig:
     degradation:str = 'kspace'       # LR from HR: 'kspace' (centre of k-space, Eq. 2-5) or 'bicubic'; not in the paper
     noise_std:float = 0.             # k-space noise added by the degradation (none in the paper)
     scale_range:tuple|None = None    # (lo, hi): random scale per batch, arbitrary-scale models only; None: dataset's LR
+    patch_size:int|None = None       # train on random HR patches of this size (`RandomPatches`); None: whole slices (paper)
     max_steps:int|None = None        # stop after this many optimiser steps (quick runs); None: all epochs
     val_every:int = 1                # validate (and save best.pt) every this many epochs
     val_batch_size:int|None = None   # validation batch size (None: batch_size)
@@ -86,7 +87,7 @@ class TrainConfig:
         "A copy with some fields changed."
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/08_train.ipynb #6a09ee98
+# %% ../nbs/08_train.ipynb #20fff5bf
 def seed_everything(seed:int):
     "Seed Python's `random`, numpy's global RNG and torch (CPU and all CUDA devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
@@ -108,7 +109,7 @@ def set_rng_state(state:dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
-# %% ../nbs/08_train.ipynb #51769eac
+# %% ../nbs/08_train.ipynb #cd5b0862
 def unwrap(model:nn.Module) -> nn.Module:
     "The user's module inside DDP / DataParallel / `torch.compile` wrappers."
     while True:
@@ -131,7 +132,7 @@ def sr_forward(model:nn.Module, # SR model (or a wrapper) with `scale` and `arbi
                          "give it LR images of the matching scale")
     return sr
 
-# %% ../nbs/08_train.ipynb #d6127e46
+# %% ../nbs/08_train.ipynb #dd07ab8d
 class EpochSampler(Sampler):
     "Seeded per-epoch shuffle; global batches dealt round-robin to DDP ranks; resumable mid-epoch."
     def __init__(self, n:int, batch_size:int, seed:int=0, rank:int=0, world_size:int=1, shuffle:bool=True, drop_last:bool=True):
@@ -157,7 +158,7 @@ class EpochSampler(Sampler):
 
     def __len__(self): return len(self.global_order()[self.start_batch * self.batch_size:][self.rank::self.world_size])
 
-# %% ../nbs/08_train.ipynb #506ecf55
+# %% ../nbs/08_train.ipynb #528cee48
 def step_scale(scale_range:tuple, seed:int, step:int) -> float:
     "The random scale of training step `step`: U(lo, hi) from a generator seeded by (seed, step)."
     lo, hi = scale_range
@@ -170,7 +171,27 @@ def lr_from_hr(hr:torch.Tensor, # HR batch (B,1,H,W), intensities in [0, 1]
     size = (max(1, round(H / scale)), max(1, round(W / scale)))
     return degrade(hr, out_size=size, method=method, noise_std=noise_std).clamp(0, 1)
 
-# %% ../nbs/08_train.ipynb #ddedaccb
+# %% ../nbs/08_train.ipynb #609fccf4
+class RandomPatches(torch.utils.data.Dataset):
+    "Random aligned (LR, HR) patches of a dataset of (lr, hr) pairs with an integer scale."
+    def __init__(self, ds, # dataset of (lr (1,h,w), hr (1,H,W)) with H = s·h, W = s·w
+                 patch:int): # HR patch size (a multiple of the scale)
+        self.ds, self.patch = ds, patch
+
+    def __len__(self): return len(self.ds)
+
+    def __getitem__(self, i):
+        lr, hr = self.ds[i]
+        (h, w), (H, W) = lr.shape[-2:], hr.shape[-2:]
+        s = H // h
+        if H != s * h or W != s * w: raise ValueError(f"RandomPatches: item {i} has LR {h}x{w} and HR {H}x{W}, not an integer scale")
+        if self.patch % s or self.patch > min(H, W):
+            raise ValueError(f"RandomPatches: patch {self.patch} must be a multiple of the scale {s} and at most {min(H, W)}")
+        p = self.patch // s
+        y, x = (int(torch.randint(0, n - p + 1, (1,))) for n in (h, w))
+        return lr[..., y:y + p, x:x + p], hr[..., y * s:(y + p) * s, x * s:(x + p) * s]
+
+# %% ../nbs/08_train.ipynb #a67f1b5b
 CKPT_FORMAT, CKPT_VERSION = 'mrisr-checkpoint', 1
 
 def atomic_write(path, write):
@@ -226,7 +247,7 @@ def load_checkpoint(path, # an mrisr checkpoint file
     if scheduler is not None and ck.get('scheduler') is not None: scheduler.load_state_dict(ck['scheduler'])
     return ck
 
-# %% ../nbs/08_train.ipynb #61234122
+# %% ../nbs/08_train.ipynb #9e3ca754
 LOG_COLUMNS = ('phase', 'epoch', 'step', 'lr', 'l1', 'constraint', 'edge', 'total', 'psnr', 'ssim', 'seconds')
 
 class RunLog:
@@ -257,7 +278,7 @@ def read_log(path) -> list:
         return None if v in ('', None) else (int(float(v)) if k in ('epoch', 'step') else float(v))
     with open(path, newline='') as f: return [{k: conv(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
-# %% ../nbs/08_train.ipynb #1f8ff43e
+# %% ../nbs/08_train.ipynb #d8395ce3
 def resolve_device(device:str='auto') -> torch.device:
     "'auto' -> this process's CUDA device (LOCAL_RANK under torchrun) if CUDA is available, else CPU."
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -287,7 +308,7 @@ def validate(model:nn.Module, loader, # yields (lr, hr) batches
     finally: m.train(was)
     return dict(psnr=torch.cat(ps).mean().item(), ssim=torch.cat(ss).mean().item())
 
-# %% ../nbs/08_train.ipynb #7f098203
+# %% ../nbs/08_train.ipynb #0b338621
 RUN_FILES = ('last.pt', 'best.pt', 'log.csv', 'config.yaml')
 
 def _check_run_dir(out_dir:Path, resume:bool, overwrite:bool):
@@ -322,7 +343,7 @@ def _dist_setup(cfg:TrainConfig):
         return dist.get_rank(), dist.get_world_size(), True
     return 0, 1, False
 
-# %% ../nbs/08_train.ipynb #9756eb8c
+# %% ../nbs/08_train.ipynb #4198ddfc
 def train(model:nn.Module,  # any SR model following the calling contract (see `sr_forward`)
           train_ds,         # dataset of (lr, hr) pairs
           val_ds,           # validation dataset of (lr, hr) pairs, or None
@@ -376,6 +397,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
 
         net = DDP(raw, find_unused_parameters=cfg.find_unused_parameters) if world > 1 else raw
         if cfg.compile: net = torch.compile(net)
+        if cfg.patch_size is not None: train_ds = RandomPatches(train_ds, cfg.patch_size)
         sampler = EpochSampler(len(train_ds), cfg.batch_size, cfg.seed, rank, world, drop_last=cfg.drop_last)
         spe = sampler.batches_per_epoch
         if spe == 0: raise ValueError(f"the training set has {len(train_ds)} items, fewer than one batch of {cfg.batch_size}")
@@ -451,7 +473,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
     finally:
         if own_pg: dist.destroy_process_group()
 
-# %% ../nbs/08_train.ipynb #70584cc6
+# %% ../nbs/08_train.ipynb #054120e5
 def plot_log(run, # a run folder or its log.csv
              ax=None):
     "Loss curves (log scale) and validation PSNR of a run; returns the figure."
