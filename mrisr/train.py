@@ -8,7 +8,7 @@ __all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'LOG_COLUMNS', 'RUN_FILES', 'TrainConf
            'atomic_write', 'save_checkpoint', 'load_checkpoint', 'RunLog', 'read_log', 'resolve_device', 'autocast',
            'validate', 'train', 'plot_log']
 
-# %% ../nbs/08_train.ipynb #04235bdf
+# %% ../nbs/08_train.ipynb #900d76d0
 import contextlib, csv, dataclasses, io, math, os, random, tempfile, time, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -25,7 +25,7 @@ from .kspace import degrade
 from .losses import SRLoss
 from .metrics import psnr, ssim
 
-# %% ../nbs/08_train.ipynb #1ab3c15f
+# %% ../nbs/08_train.ipynb #14af6cf5
 @dataclass
 class TrainConfig:
     "Training hyper-parameters; defaults are the paper's (Sec. IV-A) where it states them."
@@ -87,7 +87,7 @@ class TrainConfig:
         "A copy with some fields changed."
         return dataclasses.replace(self, **kw)
 
-# %% ../nbs/08_train.ipynb #20fff5bf
+# %% ../nbs/08_train.ipynb #390f6041
 def seed_everything(seed:int):
     "Seed Python's `random`, numpy's global RNG and torch (CPU and all CUDA devices)."
     random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
@@ -109,7 +109,7 @@ def set_rng_state(state:dict):
     torch.set_rng_state(state['torch'])
     if 'cuda' in state and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state['cuda'])
 
-# %% ../nbs/08_train.ipynb #cd5b0862
+# %% ../nbs/08_train.ipynb #8fb07842
 def unwrap(model:nn.Module) -> nn.Module:
     "The user's module inside DDP / DataParallel / `torch.compile` wrappers."
     while True:
@@ -132,7 +132,7 @@ def sr_forward(model:nn.Module, # SR model (or a wrapper) with `scale` and `arbi
                          "give it LR images of the matching scale")
     return sr
 
-# %% ../nbs/08_train.ipynb #dd07ab8d
+# %% ../nbs/08_train.ipynb #246bfa45
 class EpochSampler(Sampler):
     "Seeded per-epoch shuffle; global batches dealt round-robin to DDP ranks; resumable mid-epoch."
     def __init__(self, n:int, batch_size:int, seed:int=0, rank:int=0, world_size:int=1, shuffle:bool=True, drop_last:bool=True):
@@ -158,7 +158,7 @@ class EpochSampler(Sampler):
 
     def __len__(self): return len(self.global_order()[self.start_batch * self.batch_size:][self.rank::self.world_size])
 
-# %% ../nbs/08_train.ipynb #528cee48
+# %% ../nbs/08_train.ipynb #623d9f1b
 def step_scale(scale_range:tuple, seed:int, step:int) -> float:
     "The random scale of training step `step`: U(lo, hi) from a generator seeded by (seed, step)."
     lo, hi = scale_range
@@ -171,7 +171,7 @@ def lr_from_hr(hr:torch.Tensor, # HR batch (B,1,H,W), intensities in [0, 1]
     size = (max(1, round(H / scale)), max(1, round(W / scale)))
     return degrade(hr, out_size=size, method=method, noise_std=noise_std).clamp(0, 1)
 
-# %% ../nbs/08_train.ipynb #609fccf4
+# %% ../nbs/08_train.ipynb #22ea39db
 class RandomPatches(torch.utils.data.Dataset):
     "Random aligned (LR, HR) patches of a dataset of (lr, hr) pairs with an integer scale."
     def __init__(self, ds, # dataset of (lr (1,h,w), hr (1,H,W)) with H = s·h, W = s·w
@@ -191,7 +191,7 @@ class RandomPatches(torch.utils.data.Dataset):
         y, x = (int(torch.randint(0, n - p + 1, (1,))) for n in (h, w))
         return lr[..., y:y + p, x:x + p], hr[..., y * s:(y + p) * s, x * s:(x + p) * s]
 
-# %% ../nbs/08_train.ipynb #a67f1b5b
+# %% ../nbs/08_train.ipynb #5fead619
 CKPT_FORMAT, CKPT_VERSION = 'mrisr-checkpoint', 1
 
 def atomic_write(path, write):
@@ -247,7 +247,7 @@ def load_checkpoint(path, # an mrisr checkpoint file
     if scheduler is not None and ck.get('scheduler') is not None: scheduler.load_state_dict(ck['scheduler'])
     return ck
 
-# %% ../nbs/08_train.ipynb #9e3ca754
+# %% ../nbs/08_train.ipynb #c49c282a
 LOG_COLUMNS = ('phase', 'epoch', 'step', 'lr', 'l1', 'constraint', 'edge', 'total', 'psnr', 'ssim', 'seconds')
 
 class RunLog:
@@ -278,7 +278,7 @@ def read_log(path) -> list:
         return None if v in ('', None) else (int(float(v)) if k in ('epoch', 'step') else float(v))
     with open(path, newline='') as f: return [{k: conv(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
 
-# %% ../nbs/08_train.ipynb #d8395ce3
+# %% ../nbs/08_train.ipynb #0454b6b1
 def resolve_device(device:str='auto') -> torch.device:
     "'auto' -> this process's CUDA device (LOCAL_RANK under torchrun) if CUDA is available, else CPU."
     if device == 'auto': device = 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -308,7 +308,7 @@ def validate(model:nn.Module, loader, # yields (lr, hr) batches
     finally: m.train(was)
     return dict(psnr=torch.cat(ps).mean().item(), ssim=torch.cat(ss).mean().item())
 
-# %% ../nbs/08_train.ipynb #0b338621
+# %% ../nbs/08_train.ipynb #7f80643d
 RUN_FILES = ('last.pt', 'best.pt', 'log.csv', 'config.yaml')
 
 def _check_run_dir(out_dir:Path, resume:bool, overwrite:bool):
@@ -343,7 +343,7 @@ def _dist_setup(cfg:TrainConfig):
         return dist.get_rank(), dist.get_world_size(), True
     return 0, 1, False
 
-# %% ../nbs/08_train.ipynb #4198ddfc
+# %% ../nbs/08_train.ipynb #cc8cdf75
 def train(model:nn.Module,  # any SR model following the calling contract (see `sr_forward`)
           train_ds,         # dataset of (lr, hr) pairs
           val_ds,           # validation dataset of (lr, hr) pairs, or None
@@ -473,7 +473,7 @@ def train(model:nn.Module,  # any SR model following the calling contract (see `
     finally:
         if own_pg: dist.destroy_process_group()
 
-# %% ../nbs/08_train.ipynb #054120e5
+# %% ../nbs/08_train.ipynb #fe47b50d
 def plot_log(run, # a run folder or its log.csv
              ax=None):
     "Loss curves (log scale) and validation PSNR of a run; returns the figure."
