@@ -6,7 +6,7 @@
 __all__ = ['METRICS', 'DIGITS', 'ARROWS', 'protocol_note', 'slice_meta', 'model_name', 'evaluate', 'summarize', 'to_markdown',
            'write_csv', 'read_csv']
 
-# %% ../nbs/09_evaluate.ipynb #492cdbfc
+# %% ../nbs/09_evaluate.ipynb #c1e4ca03
 import csv, io, math
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,7 @@ from .data import SRDataset
 from .metrics import psnr, ssim, LPIPS
 from .train import sr_forward, unwrap, resolve_device, autocast, atomic_write, lr_from_hr
 
-# %% ../nbs/09_evaluate.ipynb #8710a7be
+# %% ../nbs/09_evaluate.ipynb #24f47c28
 METRICS = ('psnr', 'ssim', 'lpips')
 
 def protocol_note(percentile:float|None=99.5, # the normalisation percentile of the dataset (None: unknown)
@@ -33,7 +33,7 @@ def protocol_note(percentile:float|None=99.5, # the normalisation percentile of 
     if degradation: parts.append(f"LR inputs: {'central k-space block (Eq. 2-5)' if degradation == 'kspace' else 'antialiased bicubic'} degradation of the HR slice.")
     return ' '.join(parts)
 
-# %% ../nbs/09_evaluate.ipynb #67d81235
+# %% ../nbs/09_evaluate.ipynb #c21a4aaf
 def slice_meta(ds):
     "A function i -> dict(subject, file, slice) for an `SRDataset` (or a `Subset` of one); None for other datasets."
     if callable(getattr(ds, 'slice_meta', None)): return ds.slice_meta
@@ -97,7 +97,7 @@ def evaluate(model:nn.Module,     # any SR model (fixed or arbitrary scale), or 
     finally: m.train(was)
     return rows
 
-# %% ../nbs/09_evaluate.ipynb #c230a758
+# %% ../nbs/09_evaluate.ipynb #576c0ee6
 def summarize(rows:list, by=('model', 'scale'), metrics=METRICS) -> list:
     "Mean and sample std (ddof=1) of each metric per group, in first-seen group order."
     groups = {}
@@ -127,7 +127,7 @@ def to_markdown(summary:list, note:str|None=None, by=('model', 'scale'), metrics
     if note: lines += ['', note]
     return '\n'.join(lines)
 
-# %% ../nbs/09_evaluate.ipynb #8bd2f843
+# %% ../nbs/09_evaluate.ipynb #99684b81
 def write_csv(rows:list, path, overwrite:bool=False) -> Path:
     "Write dict rows (columns in first-seen order) to `path`; refuses to replace an existing file unless `overwrite`."
     path = Path(path)
