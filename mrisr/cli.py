@@ -6,11 +6,11 @@
 __all__ = ['CONFIG_EXAMPLE', 'SECTIONS', 'build_parser', 'cmd_upscale', 'load_run_config', 'cmd_train', 'cmd_evaluate',
            'CommandError', 'main']
 
-# %% ../nbs/12_cli.ipynb #0cb308bd
+# %% ../nbs/12_cli.ipynb #24f4d70b
 import argparse, os, sys
 from pathlib import Path
 
-# %% ../nbs/12_cli.ipynb #be850644
+# %% ../nbs/12_cli.ipynb #3ed6b626
 def _int_at_least(lo):
     def conv(s):
         try: v = int(s)
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help='slice axis: auto = the axis with the largest voxel size (ties: the last) (default: auto)')
     up.add_argument('--scale', type=_positive_float, default=None, metavar='S',
                     help="SR factor for arbitrary-scale models (default: the model's own; fixed-scale models accept only theirs)")
-    up.add_argument('--batch-size', type=_int_at_least(1), default=8, metavar='N', help='slices per model call (default: 8)')
+    up.add_argument('--batch-size', type=_int_at_least(1), default=8, metavar='N',
+                    help='slices processed together; model calls are split further to at most 2^20 output pixels (default: 8)')
     up.add_argument('--device', type=_device, default='auto', help='auto (CUDA if available), cpu, cuda or cuda:N (default: auto)')
     up.add_argument('--tile', type=_int_at_least(0), default=None, metavar='N',
                     help='process slices in tiles of N LR pixels (with context margins) to bound memory; 0: never tile '
@@ -83,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument('--split', default='all', choices=['all', 'test'],
                     help="'all': every volume; 'test': only the held-out subjects of the default 7:2:1 subject split "
                          "(seed 0), i.e. those `mrisr train` did not train on when given the same folder (default: all)")
-    ev.add_argument('--hr-size', default=None, metavar='N|native',
+    ev.add_argument('--hr-size', default=None, metavar='N|native', type=lambda v: v if v == 'native' else _int_at_least(8)(v),
                     help="HR slices are centre-cropped/padded to NxN, or kept at their size with 'native' "
                          "(default: the checkpoint's training hr_size)")
     ev.add_argument('--batch-size', type=_int_at_least(1), default=8, metavar='N', help='slices per model call (default: 8)')
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(run=cmd_evaluate)
     return p
 
-# %% ../nbs/12_cli.ipynb #470ff6e5
+# %% ../nbs/12_cli.ipynb #d0063e29
 def _fmt(img) -> str:
     return f"{'x'.join(map(str, img.shape))} @ {'x'.join(f'{z:.3g}' for z in img.header.get_zooms()[:3])} mm"
 
@@ -118,7 +119,7 @@ def cmd_upscale(args) -> int:
     print(f'{args.input} ({_fmt(img)}) -> {out} ({_fmt(sr)}) in {time.time() - t0:.1f} s')
     return 0
 
-# %% ../nbs/12_cli.ipynb #3ed501ba
+# %% ../nbs/12_cli.ipynb #3c9e402d
 CONFIG_EXAMPLE = """\
 # mrisr train --config this.yml          (relative paths are relative to this file's folder)
 model:                 # mrisr.baselines.build(name, scale, preset, **other keys)
@@ -151,6 +152,10 @@ def load_run_config(path, # the YAML file
     if not isinstance(cfg, dict): raise InputError(path, f'expected a mapping with sections {list(SECTIONS)}')
     unknown = sorted(set(cfg) - set(SECTIONS))
     if unknown: raise InputError(path, f'unknown section(s) {unknown}; expected {list(SECTIONS)}')
+    for k, kind in (('model', dict), ('data', dict), ('train', dict), ('out', str)):
+        if cfg.get(k) is not None and not isinstance(cfg[k], kind):
+            raise InputError(path, f"the {k} section must be a {'mapping' if kind is dict else 'path'}, not {cfg[k]!r}")
+    if isinstance((cfg.get('data') or {}).get('files'), str): raise InputError(path, 'data.files must be a list of paths')
     here = path.parent
     model = dict(cfg.get('model') or {})
     if 'name' not in model or 'scale' not in model: raise InputError(path, 'the model section needs a name and a scale')
@@ -192,7 +197,7 @@ def cmd_train(args) -> int:
           (f", best validation PSNR {best['psnr']:.2f} dB" if best else '') + f" -> {ck}")
     return 0
 
-# %% ../nbs/12_cli.ipynb #dc775d57
+# %% ../nbs/12_cli.ipynb #0430b270
 def _lpips_or_none():
     "An `mrisr.metrics.LPIPS` if its backbone weights can be found offline, else None."
     from mrisr.metrics import LPIPS, LPIPS_BACKBONE_ENV
@@ -214,7 +219,7 @@ def cmd_evaluate(args) -> int:
     if not root.is_dir(): raise InputError(root, 'no such folder' if not root.exists() else 'is not a folder')
     if not getattr(model, 'arbitrary_scale', False) and float(args.scale) != float(model.scale):
         raise InputError(ckpt, f'this model only super-resolves x{model.scale}, not x{args.scale:g}')
-    hr_size = cfg.hr_size if args.hr_size is None else None if args.hr_size == 'native' else _int_at_least(1)(args.hr_size)
+    hr_size = cfg.hr_size if args.hr_size is None else None if args.hr_size == 'native' else args.hr_size
     scale = int(args.scale) if float(args.scale).is_integer() else args.scale
     # integer factors dividing the slice size: the dataset makes the LR itself; otherwise `evaluate` remakes it
     own = isinstance(scale, int) and (hr_size is None or hr_size % scale == 0)
@@ -239,7 +244,7 @@ def cmd_evaluate(args) -> int:
     print(table); print(f'-> {files[0]}, {files[1]}')
     return 0
 
-# %% ../nbs/12_cli.ipynb #e2efd42e
+# %% ../nbs/12_cli.ipynb #0d5f3a06
 class CommandError(Exception):
     "An error whose message already names the file concerned; printed as is."
 
@@ -260,6 +265,6 @@ def main(argv:list|None=None, # arguments (default: `sys.argv[1:]`)
         print('mrisr: interrupted', file=sys.stderr)
         return 130
 
-# %% ../nbs/12_cli.ipynb #1148573d
+# %% ../nbs/12_cli.ipynb #ce0f0384
 #| eval: false
 if __name__ == '__main__' and not hasattr(__import__('builtins'), 'get_ipython'): sys.exit(main())
