@@ -30,12 +30,12 @@ test: install  ## sync check, then every notebook's tests (cells flagged slow/gp
 test-slow: install  ## also the slow cells
 	$(PY) .ci/test_notebooks.py --flags slow
 
-reproduce: install  ## the quick paper reproduction on the sample data -> figures/
+reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them)
 	@mkdir -p $(RUNS)
 	@for nb in $(PAPER_NBS); do \
 	  if [ -f nbs/paper/$$nb.ipynb ]; then \
 	    echo "== $$nb (preset=$(PRESET))"; \
-	    MPLBACKEND=Agg $(VENV)/bin/papermill --cwd nbs/paper nbs/paper/$$nb.ipynb $(RUNS)/$$nb.ipynb -p preset $(PRESET) || exit 1; \
+	    MPLBACKEND=Agg $(VENV)/bin/papermill --cwd nbs/paper nbs/paper/$$nb.ipynb $(RUNS)/$$nb.ipynb -p preset $(PRESET) -p overwrite True || exit 1; \
 	  else echo "== $$nb: not written yet, skipped"; fi; \
 	done
 
