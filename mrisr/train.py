@@ -194,11 +194,16 @@ class RandomPatches(torch.utils.data.Dataset):
 # %% ../nbs/08_train.ipynb #5fead619
 CKPT_FORMAT, CKPT_VERSION = 'mrisr-checkpoint', 1
 
+def _umask() -> int:
+    "The process umask (read by setting and restoring it)."
+    m = os.umask(0); os.umask(m); return m
+
 def atomic_write(path, write):
     "Call `write(fileobj)` on a temporary file beside `path`, fsync it, then rename it onto `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private (0600); give it the usual permissions
         with os.fdopen(fd, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
