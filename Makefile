@@ -23,14 +23,15 @@ sync: install  ## regenerate mrisr/ from the notebooks and clean the notebooks
 check-sync: install  ## fail if mrisr/ and nbs/ are out of sync or notebooks unclean
 	$(PY) .ci/check_sync.py
 
-test: install  ## sync check, then every notebook's tests (cells flagged slow/gpu skipped)
+test: install  ## sync check, README tables = figures/, then every notebook's tests (cells flagged slow/gpu skipped)
 	$(PY) .ci/check_sync.py
+	$(PY) .ci/readme_tables.py --check
 	$(PY) .ci/test_notebooks.py
 
 test-slow: install  ## also the slow cells
 	$(PY) .ci/test_notebooks.py --flags slow
 
-reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them)
+reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them) and the README's tables
 	@mkdir -p $(RUNS)
 	@for nb in $(PAPER_NBS); do \
 	  if [ -f nbs/paper/$$nb.ipynb ]; then \
@@ -38,6 +39,7 @@ reproduce: install  ## the quick paper reproduction on the sample data -> figure
 	    MPLBACKEND=Agg $(VENV)/bin/papermill --cwd nbs/paper nbs/paper/$$nb.ipynb $(RUNS)/$$nb.ipynb -p preset $(PRESET) -p overwrite True || exit 1; \
 	  else echo "== $$nb: not written yet, skipped"; fi; \
 	done
+	$(PY) .ci/readme_tables.py
 
 lab: install  ## JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab nbs

@@ -72,6 +72,7 @@ def build(name:str, # one of `MODEL_NAMES`
           scale=2, # fixed scale (edsr, tdsr) or default scale (the others)
           preset:str='paper', # 'paper' (published configuration) or 'tiny' (CPU-sized)
           kwargs:dict|None=None, # full constructor arguments, as stored in `model.spec` (rebuilding)
+          seed:int|None=None, # seed of the weight initialisation (the global RNG is left as it was); None: the global RNG
           **overrides, # constructor arguments to change
          ) -> nn.Module:
     "Build a Table I model by name; the result carries `.spec` so that `build(**model.spec)` rebuilds it."
@@ -83,6 +84,9 @@ def build(name:str, # one of `MODEL_NAMES`
         if unknown: raise ValueError(f"build({name!r}): unknown option(s) {unknown}; "
                                      f"{cls.__name__} takes {sorted(k for k in params if k not in ('self', 'scale'))}")
     if 'scale' in cfg: raise ValueError(f"build({name!r}): give the scale as build's `scale` argument, not as an option")
-    model = cls(scale=scale, **cfg)
+    if seed is None: model = cls(scale=scale, **cfg)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed); model = cls(scale=scale, **cfg)
     model.spec = dict(name=name, scale=scale, preset=preset, kwargs=cfg)
     return model

@@ -183,6 +183,7 @@ def cmd_train(args) -> int:
         raise InputError(out, 'already holds a run' + (f" ({', '.join(sorted(p.name for p in out.iterdir()))})" if out.is_dir() else
                          ' (a file)') + '; pass --resume to continue it or --overwrite to start it again')
     m, cfg = run['model'], run['train']
+    m.setdefault('seed', cfg.seed)      # the initial weights come from the run's seed too (the model section may set its own)
     try: model = build(m.pop('name'), m.pop('scale'), **m)
     except (ValueError, TypeError) as e: raise InputError(args.config, f'model: {e}') from None
     data = dict(run['data']); files = data.pop('root', None) or data.pop('files')

@@ -396,7 +396,7 @@ def run_config(self:Experiment, name:str, scale, dataset:str, model, cfg) -> dic
     scans = dataset_scans(DATASETS[dataset], self.root_of(DATASETS[dataset]), self.preset.max_subjects)
     return dict(model=spec, scale=None if arbitrary else scale, dataset=dataset,
                 files=[(s.path.name, s.path.stat().st_size) for s in scans],
-                hr_size=self.preset.hr_size, degradation=self.preset.degradation, split_seed=self.seed,
+                hr_size=self.preset.hr_size, degradation=self.preset.degradation, split_seed=self.seed, init_seed=self.seed,
                 val_slices=self.preset.val_slices,
                 train={k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS}, mrisr=mrisr.__version__)
 
@@ -418,7 +418,7 @@ def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
     from mrisr.baselines import build
     from mrisr.train import train, load_checkpoint
     p = self.preset
-    m = build(name, scale, p.model_preset, **overrides)
+    m = build(name, scale, p.model_preset, seed=self.seed, **overrides)   # initial weights from the run's seed
     arbitrary = bool(getattr(m, 'arbitrary_scale', False))
     mem = (name, None if arbitrary else scale, dataset, config_key(overrides))
     if mem in self._models and not retrain: return self._models[mem]
