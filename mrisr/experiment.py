@@ -487,9 +487,9 @@ def score(self:Experiment, model, dataset:str, scale:int,
 def shown_path(p) -> str:
     "`p` relative to the project root when it is inside the project or beside it (../shared), else absolute."
     from mrisr.data import project_root
-    p, root = Path(p).resolve(), project_root()
+    p, root = Path(os.path.abspath(p)), project_root()       # abspath, not resolve: a symlinked ../shared stays ../shared
     if root is not None:
-        rel = os.path.relpath(p, root.resolve())
+        rel = os.path.relpath(p, os.path.abspath(root))
         if not rel.startswith('../..'): return rel
     return str(p)
 
