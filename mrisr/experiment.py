@@ -143,13 +143,15 @@ def table_markdown(rows:list,                  # rows dict(dataset, model, scale
 # %% ../nbs/13_experiment.ipynb #ee409b63
 def git_state(path=None) -> dict:
     "`dict(commit=, dirty=)` of the git checkout at `path` (default: the project); commit 'unknown' outside one."
+    # dirty: uncommitted changes to tracked files, except in figures/ -- the paper notebooks' own outputs, which the
+    # first notebook of a `make reproduce` rewrites before the next one asks
     from mrisr.data import project_root
     cwd = str(path or project_root() or Path.cwd())
     def git(*a): return subprocess.run(['git', *a], cwd=cwd, capture_output=True, text=True, timeout=30)
     try:
         head = git('rev-parse', 'HEAD')
         if head.returncode: return dict(commit='unknown', dirty=None)
-        status = git('status', '--porcelain', '--untracked-files=no')
+        status = git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)figures')
         return dict(commit=head.stdout.strip(), dirty=bool(status.stdout.strip()))
     except (OSError, subprocess.SubprocessError): return dict(commit='unknown', dirty=None)
 
