@@ -647,12 +647,20 @@ def pick_crop(hr:np.ndarray,   # HR slice (H, W) as displayed
     return divmod(i, box.shape[1])
 
 # %% ../nbs/13_experiment.ipynb #fdec71ef
-def _wrap_title(title:str|None, width_in:float) -> tuple:
-    "(title wrapped to the figure width, inches of header it needs)."
-    import textwrap
-    if not title: return None, 0.15
-    lines = textwrap.wrap(title, width=max(30, int(width_in * 8.5)))
-    return '\n'.join(lines), 0.3 + 0.2 * len(lines)
+def _titled_grid(nr:int, nc:int, # rows and columns of axes
+                 width:float, body:float, # figure width and the height of the axes' block, in inches
+                 title:str|None, footer:str|None, right:float, # right edge of the axes (figure fraction)
+                 **gridspec):
+    "A figure of `nr`×`nc` axes with a title wrapped to its width above them and a small footer below: (fig, axes)."
+    import textwrap, matplotlib.pyplot as plt
+    lines = textwrap.wrap(title, width=max(30, int(width * 8.5))) if title else []
+    head, foot = (0.3 + 0.2 * len(lines) if lines else 0.15), (0.25 if footer else 0)
+    fig, axes = plt.subplots(nr, nc, figsize=(width, body + head + foot), squeeze=False, gridspec_kw=gridspec)
+    h = fig.get_figheight()
+    if lines: fig.suptitle('\n'.join(lines), fontsize=11, y=1 - 0.08 / h, va='top')
+    if footer: fig.text(0.5, 0.002, footer, ha='center', va='bottom', fontsize=6.5, color='0.35')
+    fig.subplots_adjust(left=0.5 / width, right=right, top=1 - head / h, bottom=(foot or 0.02) / h)
+    return fig, axes
 
 # %% ../nbs/13_experiment.ipynb #893e7cbf
 def comparison_figure(panels:dict,             # {scale: {label: 2D image in [0, 1]}}; the last label is the ground truth
@@ -661,7 +669,6 @@ def comparison_figure(panels:dict,             # {scale: {label: 2D image in [0,
                       panel:float=1.55,        # inches per panel
                       title:str|None=None, footer:str|None=None):
     "A grid like the paper's Figs. 4-5: per scale, a row of full slices (red box) and a row of zoomed boxes."
-    import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     scales = list(panels)
     labels = list(panels[scales[0]])
@@ -670,9 +677,8 @@ def comparison_figure(panels:dict,             # {scale: {label: 2D image in [0,
     cs = crop_size or min(H, W) // 3
     top, left = pick_crop(ref, cs)
     nr, nc = 2 * len(scales), len(labels)
-    title, head = _wrap_title(title, panel * nc + 0.5)
-    fig, axes = plt.subplots(nr, nc, figsize=(panel * nc + 0.5, panel * nr * (1 + 0.02) + head + (0.25 if footer else 0)),
-                             squeeze=False, gridspec_kw=dict(wspace=0.03, hspace=0.03, height_ratios=[H / W, 1] * len(scales)))
+    fig, axes = _titled_grid(nr, nc, panel * nc + 0.5, panel * nr * (1 + 0.02), title, footer, right=0.995,
+                             wspace=0.03, hspace=0.03, height_ratios=[H / W, 1] * len(scales))
     for i, s in enumerate(scales):
         for j, lab in enumerate(labels):
             img = np.clip(panels[s][lab], 0, 1)
@@ -688,10 +694,6 @@ def comparison_figure(panels:dict,             # {scale: {label: 2D image in [0,
             if i == 0: a.set_title(lab, fontsize=9)
         axes[2 * i, 0].set_ylabel(f'×{s:g}', fontsize=11, rotation=0, ha='right', va='center', labelpad=8)
         axes[2 * i + 1, 0].set_ylabel('zoom', fontsize=8, rotation=0, ha='right', va='center', labelpad=8, color='red')
-    if title: fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va='top')
-    if footer: fig.text(0.5, 0.002, footer, ha='center', va='bottom', fontsize=6.5, color='0.35')
-    fig.subplots_adjust(left=0.5 / fig.get_figwidth(), right=0.995, top=1 - head / fig.get_figheight(),
-                        bottom=(0.25 if footer else 0.02) / fig.get_figheight())
     return fig
 
 # %% ../nbs/13_experiment.ipynb #b110d7b7
@@ -703,9 +705,9 @@ def error_figure(panels:dict,             # {scale: {label: 2D image}}; the last
     ref_lab = list(panels[scales[0]])[-1]
     H, W = panels[scales[0]][ref_lab].shape
     nr, nc = len(scales), len(labels)
-    title, head = _wrap_title(title, panel * nc + 1.0)
-    fig, axes = plt.subplots(nr, nc + 1, figsize=(panel * nc + 1.0, panel * nr * H / W + head + (0.25 if footer else 0)),
-                             squeeze=False, gridspec_kw=dict(wspace=0.03, hspace=0.05, width_ratios=[1] * nc + [0.07]))
+    width = panel * nc + 1.0
+    fig, axes = _titled_grid(nr, nc + 1, width, panel * nr * H / W, title, footer, right=1 - 0.45 / width,
+                             wspace=0.03, hspace=0.05, width_ratios=[1] * nc + [0.07])
     for i, s in enumerate(scales):
         ref = np.clip(panels[s][ref_lab], 0, 1)
         errs = {lab: np.abs(np.clip(panels[s][lab], 0, 1) - ref) for lab in labels}
@@ -719,10 +721,6 @@ def error_figure(panels:dict,             # {scale: {label: 2D image}}; the last
             if i == 0: a.set_title(lab, fontsize=9)
         axes[i, 0].set_ylabel(f'×{s:g}', fontsize=11, rotation=0, ha='right', va='center', labelpad=8)
         cb = fig.colorbar(im, cax=axes[i, -1]); cb.ax.tick_params(labelsize=6)
-    if title: fig.suptitle(title, fontsize=11, y=1 - 0.08 / fig.get_figheight(), va='top')
-    if footer: fig.text(0.5, 0.002, footer, ha='center', va='bottom', fontsize=6.5, color='0.35')
-    fig.subplots_adjust(left=0.5 / fig.get_figwidth(), right=1 - 0.45 / fig.get_figwidth(),
-                        top=1 - head / fig.get_figheight(), bottom=(0.25 if footer else 0.02) / fig.get_figheight())
     return fig
 
 # %% ../nbs/13_experiment.ipynb #8f5c217d

@@ -9,7 +9,7 @@ __all__ = ['CKPT_FORMAT', 'CKPT_VERSION', 'LOG_COLUMNS', 'RUN_FILES', 'TrainConf
            'validate', 'train', 'plot_log']
 
 # %% ../nbs/08_train.ipynb #900d76d0
-import contextlib, csv, dataclasses, io, math, os, random, tempfile, time, warnings
+import contextlib, csv, dataclasses, io, math, os, random, secrets, tempfile, time, warnings
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
@@ -194,16 +194,13 @@ class RandomPatches(torch.utils.data.Dataset):
 # %% ../nbs/08_train.ipynb #5fead619
 CKPT_FORMAT, CKPT_VERSION = 'mrisr-checkpoint', 1
 
-def _umask() -> int:
-    "The process umask (read by setting and restoring it)."
-    m = os.umask(0); os.umask(m); return m
-
 def atomic_write(path, write):
     "Call `write(fileobj)` on a temporary file beside `path`, fsync it, then rename it onto `path`."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    tmp = path.parent/f'.{path.name}.{secrets.token_hex(6)}.tmp'
+    # a new file like any other (mode 0666 less the umask; mkstemp's would be private, 0600); O_EXCL: never someone else's
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, 'O_BINARY', 0), 0o666)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private (0600); give it the usual permissions
         with os.fdopen(fd, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
