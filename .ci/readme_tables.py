@@ -36,6 +36,6 @@ if __name__ == '__main__':
                              '(make reproduce does) and commit')
         print('README tables match figures/')
     elif new != old:
-        from mrisr.train import atomic_write      # the project's own atomic write (imports torch: only when writing)
+        from mrisr.core import atomic_write      # the project's own atomic write (imports torch: only when writing)
         atomic_write(path, lambda f: f.write(new.encode()))
         print('README.md: tables updated from figures/')

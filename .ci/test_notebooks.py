@@ -2,7 +2,7 @@
 """Run every notebook's tests (nbdev_test semantics: cells with a flag from settings.ini `tst_flags` are skipped
 unless named in --flags) and print a closing `N passed, N failed, N skipped` line.
 
-A notebook that raises `unittest.SkipTest` (e.g. `mrisr.data.sample_data_dir()` when `../shared/data` is absent)
+A notebook that raises `unittest.SkipTest` (e.g. `mrisr.core.sample_data_dir()` when `../shared/data` is absent)
 counts as skipped, with its message printed, not as failed."""
 import argparse, json, os, subprocess, sys, time, unittest
 from concurrent.futures import ThreadPoolExecutor
