@@ -123,14 +123,17 @@ def unwrap(model:nn.Module, # a model, possibly wrapped by DDP / DataParallel / 
 def sr_forward(model:nn.Module, # SR model (or a wrapper) with `scale` and `arbitrary_scale` attributes
                lr:torch.Tensor, # LR batch (B,1,h,w)
                out_size=None,   # (H, W) wanted; None: the model's own scale
-              ) -> torch.Tensor:
-    "Call an SR model by the project's contract; returns (B,1,H,W)."
+               return_terms:bool=False, # also return the model's symmetric-constraint residuals (Eq. 12)?
+              ):
+    "Call an SR model by the project's contract: (B,1,H,W), or (sr, list of constraint residuals) with `return_terms`."
     m = unwrap(model)
+    kw = dict(return_terms=True) if return_terms and getattr(m, 'returns_terms', False) else {}
     if getattr(m, 'arbitrary_scale', False):
-        return model(lr, out_size=tuple(int(s) for s in out_size)) if out_size is not None else model(lr)
-    sr = model(lr)
+        out = model(lr, out_size=tuple(int(s) for s in out_size), **kw) if out_size is not None else model(lr, **kw)
+    else: out = model(lr, **kw)
+    sr, terms = out if kw else (out, list(m.constraint_terms()) if hasattr(m, 'constraint_terms') else [])
     if out_size is not None and tuple(sr.shape[-2:]) != tuple(int(s) for s in out_size):
         raise ValueError(f"{type(m).__name__} is a fixed-scale model (scale={getattr(m, 'scale', '?')}): it made "
                          f"{tuple(sr.shape[-2:])} from an LR of {tuple(lr.shape[-2:])}, not the {tuple(out_size)} asked for; "
                          "give it LR images of the matching scale")
-    return sr
+    return (sr, terms) if return_terms else sr
