@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['DEGRADATIONS', 'fft2c', 'ifft2c', 'lr_size', 'center_block', 'kspace_downsample', 'bicubic_downsample',
-           'add_rician_noise', 'degrade', 'log_spectrum', 'show_spectra']
+           'add_rician_noise', 'degrade', 'log_spectrum', 'show_spectra', 'shared_low_frequencies']
 
 # %% ../nbs/02_kspace.ipynb #70a37455
 def _as_complex(x:torch.Tensor) -> torch.Tensor:
@@ -198,3 +198,26 @@ def show_spectra(hr:torch.Tensor, # HR slice (H, W), intensities in [0, 1]
                                        axesB=ax['khr'], color=block_color, lw=1.5, arrowstyle='-|>', mutation_scale=12,
                                        connectionstyle='arc3,rad=0.45'))
     return fig
+
+# %% ../nbs/02_kspace.ipynb #c4a1e002
+def shared_low_frequencies(hr:torch.Tensor, # HR image(s) (..., H, W), real
+                           scale:int|None=None, # integer factor dividing H and W ...
+                           out_size=None, # ... or the LR size (h, w), at most (H, W)
+                           method:str='kspace', # degradation that makes the LR image (`degrade`) ...
+                           lr:torch.Tensor|None=None, # ... or the LR image itself (then no scale/out_size)
+                          ) -> dict: # energy_fraction, rel_error, rel_error_magnitude: float64 tensors of shape (...)
+    "Claim C4 (Sec. II, Fig. 1): HR energy inside the central k-space block the LR keeps, and the LR spectrum's distance from it."
+    hr = torch.as_tensor(hr)
+    H, W = hr.shape[-2:]
+    if lr is None: lr = degrade(hr, scale, out_size, method=method)
+    elif scale is not None or out_size is not None: raise ValueError("give either `lr` or `scale`/`out_size`, not both")
+    lr = torch.as_tensor(lr)
+    h, w = lr.shape[-2:]
+    if h > H or w > W: raise ValueError(f"the LR image ({h}x{w}) is larger than the HR image ({H}x{W})")
+    B = center_block(fft2c(hr.to(torch.complex128)), (h, w))
+    ramp = _align_ramp(H, h, B.dtype, B.device)[:, None] * _align_ramp(W, w, B.dtype, B.device)
+    L = fft2c(lr.to(device=B.device, dtype=torch.complex128)) * math.sqrt(H * W / (h * w)) * ramp.conj()
+    energy = lambda k: (k.abs()**2).sum((-2, -1))
+    norm = energy(B).sqrt()
+    return dict(energy_fraction=energy(B) / energy(fft2c(hr.to(torch.complex128))),
+                rel_error=energy(L - B).sqrt() / norm, rel_error_magnitude=energy(L.abs() - B.abs()).sqrt() / norm)
