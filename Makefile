@@ -31,7 +31,12 @@ test: install  ## sync check, README tables = figures/, then every notebook's te
 test-slow: install  ## also the slow cells
 	$(PY) .ci/test_notebooks.py --flags slow
 
-reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them) and the README's tables
+# DOWNLOAD=1 (or MRISR_DOWNLOAD=1 in the environment): `make reproduce` may fetch the sample data (~20 MB, from its
+# public sources, into the user cache) when it is on this machine neither in ../shared/data nor in that cache
+DOWNLOAD ?= $(MRISR_DOWNLOAD)
+
+reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them) and the README's tables; DOWNLOAD=1 fetches the data if missing
+	@MRISR_DOWNLOAD=$(DOWNLOAD) $(PY) -c "from mrisr.datasets import require_sample_data; print('sample data:', require_sample_data())"
 	@mkdir -p $(RUNS)
 	@for nb in $(PAPER_NBS); do \
 	  if [ -f nbs/paper/$$nb.ipynb ]; then \
@@ -46,3 +51,39 @@ lab: install  ## JupyterLab on the notebooks
 
 clean-runs:
 	rm -rf $(RUNS)
+
+.PHONY: docs docs-test
+
+docs: install  ## rendered HTML of the notebooks with their outputs -> _docs/ (open _docs/index.html); see .ci/build_docs.py
+	$(PY) .ci/build_docs.py
+
+docs-test: install  ## open the built _docs/ in headless Chromium (Debian's chromium + chromium-driver, installed if missing) and check it; screenshots in _docs/_screenshots/
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { echo "installing Debian's chromium and chromium-driver"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	$(PY) .ci/test_docs.py
+
+# ---- the GPU check (issue #13; nbs/benchmarks/gpu_check.ipynb): `make gpu-wheels` on a machine with a package index,
+# then `make gpu-check` on the GPU machine, which may have PyTorch but no index. Variables (override on the command line):
+# GPU_PY: the GPU machine's Python, the one holding its CUDA torch (never replaced: wheels go to a private folder)
+GPU_PY ?= python3
+# GPU_PYTHON: that Python's version, for `make gpu-wheels`; GPU_PLATFORM: pip platform tag (any = pure-Python wheels only)
+GPU_PYTHON ?= 3.12
+GPU_PLATFORM ?= any
+# WHEELS: the folder to carry to the GPU machine (git-ignored): wheels, manifest.json, shared/data/ (the sample volumes)
+WHEELS ?= .whl
+# GPU_SITE: where `make gpu-check` installs the carried wheels that machine lacks; GPU_OUT: the check's one JSON
+GPU_SITE ?= runs/gpu-site
+GPU_OUT ?= runs/gpu_check.json
+# GPU_ARGS: more `gpu_check.py run` arguments, e.g. --overwrite, --budget 400, --sections env,correctness
+GPU_ARGS ?=
+
+.PHONY: gpu-wheels gpu-check
+
+gpu-wheels: install  ## pure-Python dependencies (not torch) as wheels for Python $(GPU_PYTHON) + the sample volumes the check reads -> $(WHEELS)
+	$(PY) nbs/benchmarks/gpu_check.py wheels --dest $(WHEELS) --python-version $(GPU_PYTHON) --platform $(GPU_PLATFORM)
+
+gpu-check:  ## on a CUDA machine (no index needed): install from $(WHEELS) into $(GPU_SITE), then the GPU check (<= 8 min on an H200) -> $(GPU_OUT)
+	$(GPU_PY) nbs/benchmarks/gpu_check.py install --wheels $(WHEELS) --target $(GPU_SITE)
+	PYTHONPATH="$(CURDIR)/$(GPU_SITE):$(CURDIR)$${PYTHONPATH:+:$$PYTHONPATH}" \
+	MRISR_SHARED="$$(if [ -d $(WHEELS)/shared/data ]; then echo $(CURDIR)/$(WHEELS)/shared; else echo "$${MRISR_SHARED:-}"; fi)" \
+	$(GPU_PY) nbs/benchmarks/gpu_check.py run --out $(GPU_OUT) $(GPU_ARGS)

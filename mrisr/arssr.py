@@ -21,6 +21,7 @@ class DenseLayer(nn.Module):
         self.conv = nn.Conv2d(ni, growth, 3, padding=1)
     def forward(self, x:Tensor) -> Tensor: return torch.cat([x, F.relu(self.conv(x))], 1)
 
+# %% ../nbs/15f_arssr.ipynb #d33c8791
 class RDB(nn.Module):
     "Residual dense block: x + conv1×1(dense layers(x))."
     def __init__(self, n_feats:int=64, # block input/output channels
@@ -54,7 +55,8 @@ class RDNEncoder(nn.Module):
         s1 = self.sfe1(x)
         x, outs = self.sfe2(s1), []
         for rdb in self.rdbs:
-            x = rdb(x); outs.append(x)
+            x = rdb(x)
+            outs.append(x)
         return self.output(self.gff(torch.cat(outs, 1)) + s1)   # global residual from the first shallow feature
 
 # %% ../nbs/15f_arssr.ipynb #a5af7864

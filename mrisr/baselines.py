@@ -39,14 +39,17 @@ class Bicubic(nn.Module):
 
 # %% ../nbs/15_baselines.ipynb #e9897600
 def _tdsr():
-    from mrisr.model import TDSR     # imported on demand: mrisr.model pulls in timm
+    "The TDSR class, imported on demand: mrisr.model pulls in timm."
+    from mrisr.model import TDSR
     return TDSR
 
+# %% ../nbs/15_baselines.ipynb #969cf827
 MODELS = dict(bicubic=lambda: Bicubic, edsr=lambda: EDSR, liif=lambda: LIIF, lte=lambda: LTEBaseline,
-              drfsa=lambda: DRFSA, arssr=lambda: ArSSR, tdsr=_tdsr)
+              drfsa=lambda: DRFSA, arssr=lambda: ArSSR, tdsr=_tdsr)   # name -> a function returning the class
 MODEL_NAMES = tuple(MODELS)
 PRESETS = ('paper', 'tiny')
 
+# %% ../nbs/15_baselines.ipynb #fb564522
 TINY = dict(                                   # CPU-sized variants: same architecture, fewer blocks/features
     bicubic={},
     edsr=dict(n_feats=32, n_resblocks=4),
@@ -56,6 +59,7 @@ TINY = dict(                                   # CPU-sized variants: same archit
     arssr=dict(feature_dim=32, n_feats=32, n_blocks=2, n_layers=3, depth=4, width=64),
 )
 
+# %% ../nbs/15_baselines.ipynb #2a3f2e14
 def preset_kwargs(name:str, # one of `MODEL_NAMES`
                   preset:str='paper', # 'paper' or 'tiny'
                  ) -> dict:
@@ -87,6 +91,7 @@ def build(name:str, # one of `MODEL_NAMES`
     if seed is None: model = cls(scale=scale, **cfg)
     else:
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed); model = cls(scale=scale, **cfg)
+            torch.manual_seed(seed)
+            model = cls(scale=scale, **cfg)
     model.spec = dict(name=name, scale=scale, preset=preset, kwargs=cfg)
     return model

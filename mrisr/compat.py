@@ -45,12 +45,14 @@ def torchvision_ops_loadable() -> bool:
 _placeholder_lib = None  # keeps the torch.library.Library alive: the definitions vanish when it is collected
 
 def _unavailable(name):
+    "A kernel for `torchvision::{name}` that raises a clear error when called."
     def kernel(*args, **kwargs):
         raise RuntimeError(f"torchvision::{name} is unavailable: torchvision's C++ extension could not be loaded into "
                            f"torch {torch.__version__} (mrisr registered a placeholder so that torchvision imports). "
                            "Install a torchvision build that matches your torch to use it.")
     return kernel
 
+# %% ../nbs/01_compat.ipynb #6144659a
 def register_torchvision_placeholders() -> bool:
     "Define placeholder `torchvision::*` operator schemas if torchvision's extension cannot load; True if it did."
     global _placeholder_lib

@@ -46,13 +46,22 @@ def shared_dir() -> Path:
     return (roots[0].parent if roots else Path.cwd().parent)/'shared'
 
 # %% ../nbs/00_core.ipynb #fe39aae7
-def sample_data_dir(*parts:str, # optional path components below `shared/data`
+def sample_data_dir(*parts:str, # optional path components below the data folder
+                    download:bool|None=None, # fetch the data if it is nowhere on this machine; None: if `$MRISR_DOWNLOAD` is 1
                    ) -> Path:
-    "`shared_dir()/'data'/parts`; `unittest.SkipTest` if the sample data is not on this machine."
+    "The sample data folder (or `parts` below it): `shared_dir()/'data'`, else the download cache; SkipTest if absent."
     root = shared_dir()/'data'
     if not root.is_dir():
-        raise unittest.SkipTest(f"mrisr sample data not found at {root}: put the project's `shared` folder beside "
-                                "the repository (../shared/data) or set $MRISR_SHARED to the folder that contains data/")
+        from mrisr.datasets import data_cache_dir, sample_data_complete, fetch_sample_data   # on demand (see above)
+        cache = data_cache_dir()
+        if not sample_data_complete(cache):
+            if not (download if download is not None else os.environ.get('MRISR_DOWNLOAD', '') not in ('', '0')):
+                raise unittest.SkipTest(
+                    f"mrisr sample data not found at {root} nor in the download cache {cache}: put the project's `shared` folder "
+                    "beside the repository (../shared/data) or set $MRISR_SHARED to the folder that contains data/, or download "
+                    "it (~20 MB, public sources) with `mrisr fetch-sample`, `make reproduce DOWNLOAD=1` or MRISR_DOWNLOAD=1")
+            fetch_sample_data(cache)
+        root = cache
     p = root.joinpath(*parts)
     if not p.exists(): raise FileNotFoundError(f"{p} does not exist in the sample data folder {root}")
     return p

@@ -52,7 +52,11 @@ class ChannelSelfAttention(nn.Module):
 # %% ../nbs/15e_drfsa.ipynb #f7c6f30a
 class DRFSAEncoder(nn.Module):
     "Head conv, n_groups × (n_blocks residual Fourier blocks + channel self-attention), conv, global skip."
-    def __init__(self, in_ch:int=1, n_feats:int=64, n_groups:int=4, n_blocks:int=4, n_heads:int=4):
+    def __init__(self, in_ch:int=1, # input channels
+                 n_feats:int=64, # feature channels
+                 n_groups:int=4, # groups, each closed by a self-attention module
+                 n_blocks:int=4, # residual Fourier blocks per group
+                 n_heads:int=4): # attention heads
         super().__init__()
         self.head = nn.Conv2d(in_ch, n_feats, 3, padding=1)
         groups = [nn.Sequential(*[ResFFTBlock(n_feats) for _ in range(n_blocks)], ChannelSelfAttention(n_feats, n_heads))
@@ -63,6 +67,7 @@ class DRFSAEncoder(nn.Module):
         x = self.head(x)
         return x + self.body(x)
 
+# %% ../nbs/15e_drfsa.ipynb #7f7e2d78
 def fourier_features(p:Tensor, # (..., d) positions
                      n_freqs:int, # octaves k = 0..n_freqs-1
                     ) -> Tensor:
@@ -71,9 +76,13 @@ def fourier_features(p:Tensor, # (..., d) positions
     a = (p.unsqueeze(-1) * f).flatten(-2)
     return torch.cat([a.sin(), a.cos()], -1)
 
+# %% ../nbs/15e_drfsa.ipynb #0dfc0754
 class ResidualMLP(nn.Module):
     "Linear-ReLU, n_res × [h = ReLU(h + Linear(ReLU(Linear(h))))], Linear: 2 + 2·n_res linear layers."
-    def __init__(self, in_dim:int, out_dim:int=1, width:int=256, n_res:int=2):
+    def __init__(self, in_dim:int, # input width
+                 out_dim:int=1, # output channels
+                 width:int=256, # hidden width
+                 n_res:int=2): # residual blocks
         super().__init__()
         self.inp = nn.Linear(in_dim, width)
         self.blocks = nn.ModuleList([nn.Sequential(nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, width))

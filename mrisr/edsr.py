@@ -14,10 +14,12 @@ from torch import Tensor
 # %% ../nbs/15a_edsr.ipynb #cda51c12
 def conv3x3(ni:int, # input channels
             nf:int, # output channels
-            bias:bool=True) -> nn.Conv2d:
+            bias:bool=True, # add a bias
+           ) -> nn.Conv2d:
     "3×3 convolution with 'same' zero padding, EDSR's `default_conv`."
     return nn.Conv2d(ni, nf, 3, padding=1, bias=bias)
 
+# %% ../nbs/15a_edsr.ipynb #6d715f68
 class ResBlock(nn.Module):
     "EDSR residual block without batch norm: x + res_scale·conv(ReLU(conv(x)))."
     def __init__(self, n_feats:int=64, # feature channels

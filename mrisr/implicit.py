@@ -23,6 +23,7 @@ def scaled_size(size:tuple, # (h, w) input size
     if min(sy, sx) < 1: raise ValueError(f"scale must be >= 1 for super-resolution, got {scale!r}")
     return (int(math.floor(size[0] * sy + 0.5)), int(math.floor(size[1] * sx + 0.5)))
 
+# %% ../nbs/15b_implicit.ipynb #75f07cc8
 def check_out_size(in_size:tuple, # (h, w) input size
                    out_size, # requested (H, W)
                   ) -> tuple:
@@ -61,6 +62,7 @@ def nearest_latent(coord:Tensor, # (B, Q, 2) query coordinates in [-1, 1]
     xs = make_coord((w,)).to(coord)[:, 0]
     return iy * w + ix, torch.stack([ys[iy], xs[ix]], -1)
 
+# %% ../nbs/15b_implicit.ipynb #cf9b1cc1
 def gather_latent(feat:Tensor, # (B, C, h, w) latent map
                   idx:Tensor, # (B, Q) flat indices from `nearest_latent`
                  ) -> Tensor:
@@ -77,6 +79,7 @@ def ensemble_weights(areas:list, # 4 tensors (B, Q): |rel_y·rel_x| per neighbou
     tot = torch.stack(areas).sum(0)
     return [a / tot for a in reversed(areas)]   # reversing swaps the diagonals: 0<->3, 1<->2
 
+# %% ../nbs/15b_implicit.ipynb #0af5ca4d
 def local_ensemble(feat:Tensor, # (B, C, h, w) latent map
                    coord:Tensor, # (B, Q, 2) query coordinates
                    decode, # decode(z (B,Q,C), rel (B,Q,2)) -> (B, Q, out)

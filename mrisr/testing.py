@@ -20,7 +20,7 @@ def sample_slice(contrast:str='T2', # 'T1' or 'T2' (IXI002, original resolution)
                  offset:int=0, # slices from the middle one
                 ) -> torch.Tensor:
     "A real normalised MRI slice, float32 tensor (1, 1, H, W) with values in [0, 1]."
-    from mrisr.data import load_volume, normalize_intensity
+    from mrisr.volumes import load_volume, normalize_intensity
     vol = load_volume(sample_data_dir('ixi', IXI002[contrast]))
     x = normalize_intensity(vol.slice(vol.n_slices // 2 + offset))
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))[None, None]
