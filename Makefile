@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PRESET ?= quick
 RUNS ?= runs
 # the paper notebooks, in the order `make reproduce` runs them
-PAPER_NBS ?= fig1_kspace table1 table2_ablation fig4_qualitative fig5_ablation
+PAPER_NBS ?= fig1_kspace table1 table2_ablation fig4_qualitative fig5_ablation claims
 
 .PHONY: install test sync check-sync reproduce lab clean-runs
 

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1707d9f6
 from __future__ import annotations
-import contextlib, os, secrets, unittest
+import contextlib, os, re, secrets, unittest, zipfile
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -12,7 +12,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
 __all__ = ['project_root', 'figures_dir', 'shared_dir', 'sample_data_dir', 'in_test', 'check_output', 'atomic_write',
-           'resolve_device', 'autocast', 'unwrap', 'sr_forward']
+           'resolve_device', 'autocast', 'unwrap', 'sr_forward', 'torch_file_problem']
 
 # %% ../nbs/00_core.ipynb #b36c12e4
 def _repo_roots() -> list:
@@ -146,3 +146,42 @@ def sr_forward(model:nn.Module, # SR model (or a wrapper) with `scale` and `arbi
                          f"{tuple(sr.shape[-2:])} from an LR of {tuple(lr.shape[-2:])}, not the {tuple(out_size)} asked for; "
                          "give it LR images of the matching scale")
     return (sr, terms) if return_terms else sr
+
+# %% ../nbs/00_core.ipynb #daa08d92
+_ZIP, _GZIP, _PICKLE = b'PK\x03\x04', b'\x1f\x8b', b'\x80'
+_LEGACY = b'\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19'   # torch's pre-1.6 format: a pickle of its magic number first
+
+# %% ../nbs/00_core.ipynb #54cbe9e0
+def _first_reason(err:Exception) -> str:
+    "The first line of torch's message that is not advice about weights_only (at most 120 characters)."
+    lines = [l.strip(' .') for l in str(err).replace('. ', '.\n').splitlines() if l.strip(' .')]
+    keep = [l for l in lines if 'weights_only' not in l and 'trusted source' not in l and 'file an issue' not in l]
+    return (keep[0] if keep else type(err).__name__)[:120]
+
+# %% ../nbs/00_core.ipynb #eec24556
+def torch_file_problem(path, # a file that `torch.load(path, weights_only=True)` refused
+                       err:Exception, # the error it raised
+                       what:str='a PyTorch state dict', # what the file should have been
+                       fix:str='save the weights instead: torch.save(model.state_dict(), path)', # the remedy for pickled objects
+                      ) -> str:
+    "What the file is, what is wrong and what to do, in one line; never the advice to unpickle it."
+    path, msg = Path(path), str(err)
+    size = path.stat().st_size
+    with open(path, 'rb') as f: head = f.read(len(_LEGACY))
+    obj = re.search(r'GLOBAL ([\w.]*\w)\b', msg)              # the pickled object torch refused, e.g. a model class
+    obj = obj if obj and not obj[1].startswith('torch._') else None    # torch._utils...: a record cut in the middle
+    if size == 0: return f"an empty file (0 bytes), not {what}: copy it again from where it was saved"
+    if head.startswith(_LEGACY) and not obj:
+        return f"a PyTorch file in the old format that is cut short or damaged ({size:,} bytes): copy it again from where it was saved"
+    if obj:
+        kind = (f"a whole model pickled by torch.save(model) ({obj[1]})" if obj[1].startswith(('torch.nn.', 'mrisr.')) else
+                f"a pickled Python object ({obj[1]}; e.g. a whole model saved by torch.save(model))")
+        return f"{kind}, not {what}; mrisr never unpickles objects, which could run code from the file: {fix}"
+    if head.startswith(_ZIP) and (not zipfile.is_zipfile(path) or 'corrupted' in msg or 'central directory' in msg):
+        return (f"a PyTorch file that is cut short or damaged (an incomplete zip archive of {size:,} bytes): "
+                "copy it again from where it was saved")
+    if head.startswith(_ZIP) and 'data.pkl' in msg: return f"a zip archive but not a PyTorch file, not {what}"
+    if head.startswith(_PICKLE): return f"a plain Python pickle, not a PyTorch file and not {what}"
+    if head.startswith(_GZIP): return f"a gzip-compressed file (a .nii.gz volume?), not a PyTorch file and not {what}"
+    if not head.startswith(_ZIP): return f"not a PyTorch file (it begins with {head[:8]!r}), not {what}"
+    return f"a PyTorch file that cannot be read as {what} ({_first_reason(err)})"

@@ -229,7 +229,8 @@ def slice_scores(self:Experiment, model, # a trained model (or bicubic)
     "One row per test slice (`mrisr.evaluate.evaluate`: model, scale, subject, file, slice, psnr, ssim, lpips) + dataset, seed."
     from mrisr.evaluate import evaluate
     rows = evaluate(model, self.splits(dataset, scale)['test'], lpips=self.lpips_metric() if self.preset.lpips else None,
-                    name=label, device=self.device, progress=self.progress, batch_size=self.preset.batch_size)
+                    name=label, device=self.device, progress=self.progress, batch_size=self.preset.batch_size,
+                    baseline=False)   # bicubic is scored once, as a model of its own
     return [dict(r, dataset=dataset, seed=self.seed if seed is None else seed) for r in rows]
 
 # %% ../nbs/22_experiment.ipynb #cea0b80d
