@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 from .data import SRDataset
 from .metrics import psnr, ssim, LPIPS
-from .train import lr_from_hr, BelowBicubicWarning
+from .kspace import lr_from_hr
+from .metrics import BelowBicubicWarning
 from .core import sr_forward, unwrap, resolve_device, autocast, atomic_write
 
 # %% ../nbs/14_evaluate.ipynb #24f47c28

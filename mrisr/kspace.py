@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['DEGRADATIONS', 'fft2c', 'ifft2c', 'lr_size', 'center_block', 'kspace_downsample', 'bicubic_downsample',
-           'add_rician_noise', 'degrade', 'log_spectrum', 'show_spectra', 'shared_low_frequencies']
+           'add_rician_noise', 'degrade', 'log_spectrum', 'show_spectra', 'shared_low_frequencies', 'lr_from_hr']
 
 # %% ../nbs/02_kspace.ipynb #70a37455
 def _as_complex(x:torch.Tensor) -> torch.Tensor:
@@ -221,3 +221,14 @@ def shared_low_frequencies(hr:torch.Tensor, # HR image(s) (..., H, W), real
     norm = energy(B).sqrt()
     return dict(energy_fraction=energy(B) / energy(fft2c(hr.to(torch.complex128))),
                 rel_error=energy(L - B).sqrt() / norm, rel_error_magnitude=energy(L.abs() - B.abs()).sqrt() / norm)
+
+# %% ../nbs/02_kspace.ipynb #ec4c9a13
+def lr_from_hr(hr:torch.Tensor, # HR batch (B,1,H,W), intensities in [0, 1]
+               scale:float, # down-sampling factor (any real > 0)
+               method:str='kspace', # 'kspace' or 'bicubic' (`mrisr.kspace.degrade`)
+               noise_std:float=0., # k-space noise
+              ) -> torch.Tensor:
+    "LR batch of size round(H/scale) × round(W/scale) by `mrisr.kspace.degrade`, clamped to [0, 1] like `SRDataset`'s."
+    H, W = hr.shape[-2:]
+    size = (max(1, round(H / scale)), max(1, round(W / scale)))
+    return degrade(hr, out_size=size, method=method, noise_std=noise_std).clamp(0, 1)

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SSIM_SIGMA', 'SSIM_TRUNCATE', 'SSIM_K1', 'SSIM_K2', 'LPIPS_BACKBONE_ENV', 'LPIPS_BACKBONE_FILE', 'ALEXNET_URL',
            'LPIPS_HOWTO', 'psnr', 'gaussian_window', 'ssim_map', 'ssim', 'lpips_backbone_path', 'lpips_backbone_state',
-           'LPIPS', 'LPIPSSkipped', 'lpips_or_none']
+           'LPIPS', 'LPIPSSkipped', 'lpips_or_none', 'BelowBicubicWarning']
 
 # %% ../nbs/12_metrics.ipynb #d0864354
 import os, warnings
@@ -200,3 +200,7 @@ def lpips_or_none(backbone:str|Path|None=None, # AlexNet-features file (an error
         warnings.warn(f"LPIPS skipped: {why}. To get LPIPS, {LPIPS_HOWTO}", LPIPSSkipped, stacklevel=2)
         return None
     return LPIPS(backbone).to(device)
+
+# %% ../nbs/12_metrics.ipynb #4f126aea
+class BelowBicubicWarning(UserWarning):
+    "A trained model scores below bicubic interpolation on the same slices."
