@@ -17,10 +17,6 @@ from .kspace import degrade, lr_size, DEGRADATIONS
 __all__ = ['CACHE_VERSION', 'split_subjects', 'slab_ranges', 'select_slices', 'center_crop_pad', 'default_cache_dir',
            'cache_volume', 'SRDataset', 'split_groups', 'build_splits']
 
-# %% ../nbs/05_data.ipynb #5d37178a
-from .volumes import Volume, slice_axis_of, display_orient
-from .datasets import download_ixi, find_ixi, find_bids, find_nifti, find_pairs, volume_info
-
 # %% ../nbs/05_data.ipynb #4e4751fd
 def split_subjects(ids, # subject ids (repeats allowed: one per scan)
                    ratios=(0.7, 0.2, 0.1), # train, val, test fractions (Sec. IV-A)

@@ -28,7 +28,7 @@ def protocol_note(percentile:float|None=99.5, # the normalisation percentile of 
                   clamp:bool=True, shave:int=0, degradation:str|None='kspace', lpips:bool=True) -> str:
     "One paragraph stating how the scores were computed (printed under every table)."
     norm = (f"each volume's intensities mapped to [0, 1] (0 -> 0, the {percentile}th percentile of the foreground -> 1, "
-            "clipped; mrisr.data.normalize_intensity)" if percentile is not None else "intensities as given by the dataset")
+            "clipped; mrisr.volumes.normalize_intensity)" if percentile is not None else "intensities as given by the dataset")
     parts = [f"Intensities: {norm}.",
              f"SR outputs {'clamped to [0, 1]' if clamp else 'not clamped'}; PSNR and SSIM with data range 1"
              f" (SSIM: Gaussian window sigma 1.5, K1 0.01, K2 0.03); {'no border shave' if not shave else f'{shave}-pixel border shave'}, no mask."]
