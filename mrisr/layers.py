@@ -23,6 +23,7 @@ class LayerNorm2d(nn.LayerNorm):
     def forward(self, x:Tensor) -> Tensor:
         return F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps).permute(0, 3, 1, 2)
 
+# %% ../nbs/07_layers.ipynb #5e2a0c02
 NORMS = ('none', 'batch', 'group', 'layer')
 
 def norm_layer(kind:str, # one of NORMS: 'none' | 'batch' | 'group' (GroupNorm, 8 groups or fewer) | 'layer' (LayerNorm2d)
@@ -34,6 +35,7 @@ def norm_layer(kind:str, # one of NORMS: 'none' | 'batch' | 'group' (GroupNorm, 
     if kind == 'layer': return LayerNorm2d(ch)
     raise ValueError(f"norm_layer: unknown normalisation {kind!r}; choose one of {NORMS}")
 
+# %% ../nbs/07_layers.ipynb #5e2a0c04
 def act_layer(kind:str|None, # None | 'gelu' | 'leaky_relu' | 'relu'
               negative_slope:float=0.01) -> nn.Module:
     "An activation by name."
@@ -55,14 +57,17 @@ class ConvBlock(nn.Sequential):
         super().__init__(nn.Conv2d(ci, co, kernel_size, padding=kernel_size // 2),
                          norm_layer(norm, co), act_layer(act, negative_slope))
 
+# %% ../nbs/07_layers.ipynb #5e2a0c09
 def init_module(n_emb:int=96, kernel_size:int=3, norm:str='none', negative_slope:float=0.01) -> ConvBlock:
     "Initialisation module (Sec. III-A, Fig. 2): 1 → n_emb channels, then LeakyReLU."
     return ConvBlock(1, n_emb, kernel_size, norm, 'leaky_relu', negative_slope)
 
+# %% ../nbs/07_layers.ipynb #5e2a0c11
 def transition_module(n_fea:int=64, n_emb:int=96, kernel_size:int=3, norm:str='none', negative_slope:float=0.01) -> ConvBlock:
     "Transition module (Sec. III-C, Fig. 2): n_fea → n_emb channels, then LeakyReLU."
     return ConvBlock(n_fea, n_emb, kernel_size, norm, 'leaky_relu', negative_slope)
 
+# %% ../nbs/07_layers.ipynb #5e2a0c13
 def output_module(n_fea:int=64, kernel_size:int=3) -> ConvBlock:
     "Output conv block (end of Sec. III-C): n_fea → 1 channel, linear, no normalisation."
     return ConvBlock(n_fea, 1, kernel_size)
@@ -143,6 +148,7 @@ def pad_to_window(x:Tensor, # (B, C, H, W)
     mode = 'reflect' if ph < H and pw < W else 'replicate'
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
+# %% ../nbs/07_layers.ipynb #5e2a0c17
 class RSTB(nn.Module):
     "Residual Swin Transformer Block (SwinIR): `depth` Swin layers (shift on every 2nd) → 3×3 conv → + input."
     def __init__(self, dim:int, depth:int=6, num_heads:int=6, window_size:int=8, mlp_ratio:float=2.,

@@ -6,7 +6,7 @@
 __all__ = ['SOBEL_PADDING', 'EDGE_EPS', 'sobel', 'sobel_edges', 'edge_loss', 'constraint_loss', 'SRLoss']
 
 # %% ../nbs/11_losses.ipynb #1a6e135b
-from collections.abc import Sequence
+import warnings
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -16,11 +16,14 @@ from torch import Tensor
 SOBEL_PADDING = 'replicate'  # border handling of the Sobel filter: 'replicate' | 'reflect' | 'zeros'
 _SCIPY_MODE = dict(replicate='nearest', reflect='mirror', zeros='constant')  # the same borders in scipy.ndimage
 
+# %% ../nbs/11_losses.ipynb #4d1a0b01
 def _sobel_kernels(dtype, device):
+    "The (gx, gy) Sobel kernels as a (2, 1, 3, 3) conv2d weight: central difference ⊗ [1, 2, 1] smoothing."
     d = torch.tensor([-1., 0., 1.], dtype=dtype, device=device)   # central difference
     s = torch.tensor([1., 2., 1.], dtype=dtype, device=device)    # smoothing
     return torch.stack([torch.outer(s, d), torch.outer(d, s)])[:, None]  # (2, 1, 3, 3): gx, gy
 
+# %% ../nbs/11_losses.ipynb #4d1a0b04
 def sobel(img:Tensor,                  # image(s), (..., H, W): any leading dims, each 2D plane filtered separately
           padding:str=SOBEL_PADDING,   # border: 'replicate' (= scipy 'nearest'), 'reflect' (= 'mirror'), 'zeros'
          ) -> tuple[Tensor, Tensor]:   # (gx, gy), each shaped like `img`: d/dx (last axis) and d/dy (rows)
@@ -36,8 +39,12 @@ def sobel(img:Tensor,                  # image(s), (..., H, W): any leading dims
 # %% ../nbs/11_losses.ipynb #176c3efa
 EDGE_EPS = 1e-6  # ε in Edge(I) = sqrt(gx² + gy² + ε): keeps the gradient finite where the image is flat
 
-def _upcast(x:Tensor) -> Tensor: return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+# %% ../nbs/11_losses.ipynb #4d1a0b05
+def _upcast(x:Tensor) -> Tensor:
+    "float32 for half-precision tensors (bf16 / fp16), anything else unchanged."
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
 
+# %% ../nbs/11_losses.ipynb #4d1a0b07
 def sobel_edges(img:Tensor,                 # image(s), (..., H, W)
                 eps:float=EDGE_EPS,          # added under the square root (see above)
                 padding:str=SOBEL_PADDING,   # Sobel border handling
@@ -59,20 +66,23 @@ def edge_loss(sr:Tensor,                # super-resolved image(s), (B, C, H, W)
     return F.mse_loss(sobel_edges(sr, eps, padding), sobel_edges(hr, eps, padding))
 
 # %% ../nbs/11_losses.ipynb #ad7a4204
-def _terms_of(model_or_terms):
-    if model_or_terms is None: return []
-    if isinstance(model_or_terms, Tensor): return [model_or_terms]
-    if isinstance(model_or_terms, Sequence): return list(model_or_terms)
-    m = model_or_terms
+def _legacy_terms(model:nn.Module) -> list:
+    "Deprecated: the residuals a model recorded in its last forward (`constraint_terms()`), [] if it has none."
+    m = model
     if not hasattr(m, 'constraint_terms') and isinstance(getattr(m, 'module', None), nn.Module): m = m.module  # DDP
     f = getattr(m, 'constraint_terms', None)
-    return list(f()) if callable(f) else []
+    if not callable(f): return []
+    warnings.warn("passing the model to the loss is deprecated: pass the terms of "
+                  "`model(lr, return_terms=True)` (or `mrisr.core.sr_forward(..., return_terms=True)`)", DeprecationWarning, stacklevel=3)
+    return list(f())
 
-def constraint_loss(model_or_terms,        # a model with `constraint_terms()`, a list of residual tensors, or None
+# %% ../nbs/11_losses.ipynb #4d1a0b08
+def constraint_loss(terms,                  # residual tensors r_j (a list, or one tensor), or None; a model: deprecated
                     device=None,            # device of the 0 returned when there are no terms
                    ) -> Tensor:             # scalar: Σ_j mean(r_j²)
-    "Symmetric constraint of Eq. 12: Σ_j mean((φ̃_j(φ_j(x_j)) − x_j)²), 0 for a model without `constraint_terms`."
-    terms = _terms_of(model_or_terms)
+    "Symmetric constraint of Eq. 12: Σ_j mean((φ̃_j(φ_j(x_j)) − x_j)²); 0 without terms."
+    if isinstance(terms, nn.Module): terms = _legacy_terms(terms)
+    terms = [] if terms is None else [terms] if isinstance(terms, Tensor) else list(terms)
     if not terms: return torch.zeros((), device=device)
     return sum(_upcast(r).pow(2).mean() for r in terms)
 
@@ -87,10 +97,13 @@ class SRLoss(nn.Module):
         super().__init__()
         self.lam, self.mu, self.eps, self.padding = lam, mu, eps, padding
 
-    def forward(self, sr:Tensor, hr:Tensor, model=None) -> tuple[Tensor, dict]:
+    def forward(self, sr:Tensor, # (B, C, H, W) model output
+                hr:Tensor, # ground truth, same shape
+                terms=None, # constraint residuals of the same forward (`model(lr, return_terms=True)`); None: no constraint
+               ) -> tuple[Tensor, dict]:
         if sr.shape != hr.shape: raise ValueError(f"SRLoss: sr {tuple(sr.shape)} and hr {tuple(hr.shape)} differ in shape")
         l1 = F.l1_loss(_upcast(sr), _upcast(hr))
-        con = constraint_loss(model, device=sr.device)
+        con = constraint_loss(terms, device=sr.device)
         edge = edge_loss(sr, hr, self.eps, self.padding)
         total = l1 + self.lam * con + self.mu * edge
         vals = torch.stack([t.detach().float() for t in (l1, con, edge, total)]).tolist()

@@ -4,16 +4,19 @@
 
 # %% ../nbs/10_model.ipynb #6a585ba0
 from __future__ import annotations
-import math
+import dataclasses, math
+from dataclasses import dataclass, fields
+from typing import ClassVar, NamedTuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 from .layers import init_module, transition_module, output_module, LowFreqBranch, SwinEncoder
 from .lte import LTE
+import mrisr.lte_fast  # noqa: F401  (adds the fixed ×2 form `LTE.forward_x2`)
 
 # %% auto #0
-__all__ = ['BRANCHES', 'UpsamplingModule', 'TDSR', 'param_table']
+__all__ = ['BRANCHES', 'SKIPS', 'UpsamplingModule', 'TDSRConfig', 'TDSROutput', 'TDSR', 'param_table']
 
 # %% ../nbs/10_model.ipynb #3812e276
 BRANCHES = ('both', 'high', 'low')
@@ -42,50 +45,110 @@ class UpsamplingModule(nn.Module):
             e_up = e_h if e_up is None else e_up + e_h
         return e_up, res
 
+# %% ../nbs/10_model.ipynb #3c1e0a03
+BRANCHES = ('both', 'high', 'low')
+SKIPS = (None, 'bicubic', 'bilinear')
+
+@dataclass(frozen=True)
+class TDSRConfig:
+    "Every architectural choice of TDSR; defaults = the paper's model. Named instances: `TDSRConfig.paper`, `.tiny`, ..."
+    n_emb:int = 96                  # channels entering each up-sampling module (Sec. III-A)
+    n_fea:int = 64                  # channels leaving each up-sampling module (Sec. III-B)
+    branches:str = 'both'           # 'both' (full model), 'high' or 'low' (Table II ablations)
+    kernel_size:int = 3             # conv blocks (Sec. III-A: 3×3)
+    norm:str = 'none'               # normalisation of the conv blocks (`mrisr.layers.norm_layer`)
+    block_act:str|None = None       # activation of the plain conv blocks (Fig. 2 draws none)
+    negative_slope:float = 0.01     # LeakyReLU of the initialisation / transition modules
+    up_kernel:int = 4               # low-frequency branch: kernel of the stride-2 transposed conv U_l
+    transform_ch:int|None = None    # ... channels of the transform domain of φ / φ̃ (None: n_fea)
+    transform_kernel:int = 3        # ... kernel of the convs in φ and φ̃
+    theta_init:float = 0.01         # soft threshold: initial θ (ISTA-Net+)
+    theta_per_channel:bool = False  # ... one θ per transform channel instead of a scalar
+    embed_dim:int = 60              # Swin encoder: token width (SwinIR-lightweight)
+    depths:tuple = (6, 6, 6, 6)     # ... Swin layers per RSTB (4 RSTB of depth 6)
+    num_heads:tuple = (6, 6, 6, 6)  # ... attention heads per RSTB
+    window_size:int = 8             # ... attention window
+    mlp_ratio:float = 2.            # ... MLP width / embed_dim
+    drop_path_rate:float = 0.1      # ... stochastic depth at the last Swin layer (SwinIR)
+    fused_attn:bool|str|None = 'auto'  # ... attention kernel (speed only, same values)
+    lte_hidden:int = 256            # LTE: channels of the amplitude / frequency maps
+    mlp_hidden:tuple = (256, 256, 256)  # ... decoder hidden widths (a 4-layer MLP)
+    lte_chunk:int|None = None       # ... block size of `LTE.forward_x2` (speed / memory only, same values)
+    global_skip:str|None = None     # None (paper: Fig. 2 has no global skip) | 'bicubic' | 'bilinear': add the interpolated input
+
+    paper: ClassVar[TDSRConfig]     # named instances, defined below
+    tiny: ClassVar[TDSRConfig]
+    quickstart: ClassVar[TDSRConfig]
+    NAMES: ClassVar[tuple] = ('paper', 'tiny', 'quickstart')
+
+    def __post_init__(self):
+        for k in ('depths', 'num_heads', 'mlp_hidden'):
+            v = getattr(self, k)
+            if not isinstance(v, tuple): object.__setattr__(self, k, tuple(v))   # YAML / JSON give lists
+        if self.branches not in BRANCHES: raise ValueError(f"TDSR: branches must be one of {BRANCHES}, got {self.branches!r}")
+        if self.global_skip not in SKIPS: raise ValueError(f"TDSR: global_skip must be one of {SKIPS}, got {self.global_skip!r}")
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(f"TDSR: depths {self.depths} and num_heads {self.num_heads} differ in length")
+
+    def replace(self, **changes) -> TDSRConfig:
+        "A copy with some fields changed; an unknown name is a `ValueError` listing the fields."
+        names = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(names))
+        if unknown: raise ValueError(f"TDSR: unknown option(s) {unknown}; TDSRConfig has {names}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        "The fields as keyword arguments of `TDSR` (tuples kept)."
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def named(cls, name:str) -> TDSRConfig:
+        "The named instance `name` (one of `TDSRConfig.NAMES`)."
+        if name not in cls.NAMES: raise ValueError(f"TDSR: unknown configuration {name!r}; choose one of {cls.NAMES}")
+        return getattr(cls, name)
+
+# %% ../nbs/10_model.ipynb #3c1e0a05
+TDSRConfig.paper = TDSRConfig()
+TDSRConfig.tiny = TDSRConfig.paper.replace(n_emb=24, n_fea=16, embed_dim=16, depths=(2,), num_heads=(2,),
+                                           drop_path_rate=0., lte_hidden=32, mlp_hidden=(32, 32, 32))
+TDSRConfig.quickstart = TDSRConfig.tiny.replace(global_skip='bicubic')
+
+# %% ../nbs/10_model.ipynb #3c1e0a08
+class TDSROutput(NamedTuple):
+    "What `TDSR(lr, return_terms=True)` returns."
+    sr:Tensor     # (B, 1, scale·H, scale·W) super-resolved batch
+    terms:list    # φ̃_j(φ_j(x_j)) − x_j, one per up-sampling module with a low-frequency branch (Eq. 12)
+
 # %% ../nbs/10_model.ipynb #ff8d911d
 class TDSR(nn.Module):
     "Transform-domain SR (Fig. 2): init → N × (transition, up-sampling: e_l + e_h) → output; scale = 2^N."
-    arbitrary_scale = False
+    arbitrary_scale, returns_terms = False, True
     def __init__(self, scale:int=4, # 2, 4 or 8 (N = log2 scale up-sampling modules)
-                 n_emb:int=96, # channels entering each up-sampling module
-                 n_fea:int=64, # channels leaving each up-sampling module
-                 branches:str='both', # 'both' (full model), 'high' or 'low' (Table II ablations)
-                 kernel_size:int=3, norm:str='none', block_act:str|None=None, negative_slope:float=0.01, # conv blocks
-                 up_kernel:int=4, transform_ch:int|None=None, transform_kernel:int=3, # low-frequency branch
-                 theta_init:float=0.01, theta_per_channel:bool=False, # soft threshold
-                 embed_dim:int=60, depths:tuple=(6, 6, 6, 6), num_heads:tuple=(6, 6, 6, 6), window_size:int=8,
-                 mlp_ratio:float=2., drop_path_rate:float=0.1, fused_attn:bool|str|None='auto', # Swin encoder
-                 lte_hidden:int=256, mlp_hidden:tuple=(256, 256, 256), lte_chunk:int|None=None, # LTE head and decoder
-                 global_skip:str|None=None): # None | 'bicubic' | 'bilinear': add the interpolated input
+                 config:TDSRConfig|str|None=None, # a `TDSRConfig` or the name of one; None: the paper's
+                 **options): # `TDSRConfig` fields to change, e.g. branches='high'
         super().__init__()
         if scale not in (2, 4, 8): raise ValueError(f"TDSR: scale must be 2, 4 or 8 (2^N, N = 1..3), got {scale!r}")
-        if global_skip not in (None, 'bicubic', 'bilinear'):
-            raise ValueError(f"TDSR: global_skip must be None, 'bicubic' or 'bilinear', got {global_skip!r}")
-        self.config = dict(n_emb=n_emb, n_fea=n_fea, branches=branches, kernel_size=kernel_size, norm=norm,
-                           block_act=block_act, negative_slope=negative_slope, up_kernel=up_kernel,
-                           transform_ch=transform_ch, transform_kernel=transform_kernel, theta_init=theta_init,
-                           theta_per_channel=theta_per_channel, embed_dim=embed_dim, depths=tuple(depths),
-                           num_heads=tuple(num_heads), window_size=window_size, mlp_ratio=mlp_ratio,
-                           drop_path_rate=drop_path_rate, fused_attn=fused_attn, lte_hidden=lte_hidden,
-                           mlp_hidden=tuple(mlp_hidden), lte_chunk=lte_chunk, global_skip=global_skip)
-        self.scale, self.n_up, self.branches, self.global_skip = scale, int(math.log2(scale)), branches, global_skip
-        low = dict(up_kernel=up_kernel, kernel_size=kernel_size, norm=norm, block_act=block_act,
-                   transform_ch=transform_ch, transform_kernel=transform_kernel, theta_init=theta_init,
-                   theta_per_channel=theta_per_channel)
-        enc = dict(embed_dim=embed_dim, depths=tuple(depths), num_heads=tuple(num_heads), window_size=window_size,
-                   mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate, kernel_size=kernel_size, norm=norm,
-                   block_act=block_act, fused_attn=fused_attn)
-        lte = dict(hidden_dim=lte_hidden, mlp_hidden=tuple(mlp_hidden))
-        self.init = init_module(n_emb, kernel_size, norm, negative_slope)
-        self.transitions = nn.ModuleList([transition_module(n_fea, n_emb, kernel_size, norm, negative_slope)
+        cfg = TDSRConfig.named(config) if isinstance(config, str) else (config or TDSRConfig.paper)
+        self.config = c = cfg.replace(**options)
+        self.scale, self.n_up, self.branches, self.global_skip = scale, int(math.log2(scale)), c.branches, c.global_skip
+        low = dict(up_kernel=c.up_kernel, kernel_size=c.kernel_size, norm=c.norm, block_act=c.block_act,
+                   transform_ch=c.transform_ch, transform_kernel=c.transform_kernel, theta_init=c.theta_init,
+                   theta_per_channel=c.theta_per_channel)
+        enc = dict(embed_dim=c.embed_dim, depths=c.depths, num_heads=c.num_heads, window_size=c.window_size,
+                   mlp_ratio=c.mlp_ratio, drop_path_rate=c.drop_path_rate, kernel_size=c.kernel_size, norm=c.norm,
+                   block_act=c.block_act, fused_attn=c.fused_attn)
+        lte = dict(hidden_dim=c.lte_hidden, mlp_hidden=c.mlp_hidden)
+        self.init = init_module(c.n_emb, c.kernel_size, c.norm, c.negative_slope)
+        self.transitions = nn.ModuleList([transition_module(c.n_fea, c.n_emb, c.kernel_size, c.norm, c.negative_slope)
                                           for _ in range(self.n_up - 1)])
-        self.ups = nn.ModuleList([UpsamplingModule(n_emb, n_fea, branches, low, enc, lte, lte_chunk)
+        self.ups = nn.ModuleList([UpsamplingModule(c.n_emb, c.n_fea, c.branches, low, enc, lte, c.lte_chunk)
                                   for _ in range(self.n_up)])
-        self.out = output_module(n_fea, kernel_size)
-        self._terms = []
+        self.out = output_module(c.n_fea, c.kernel_size)
+        self._terms = []   # legacy, for `constraint_terms` only (see below)
 
-    def forward(self, lr:Tensor # (B, 1, H, W) low-resolution slices
-               ) -> Tensor: # (B, 1, scale·H, scale·W)
+    def forward(self, lr:Tensor, # (B, 1, H, W) low-resolution slices
+                return_terms:bool=False, # also return the constraint residuals (a `TDSROutput`)
+               ) -> Tensor|TDSROutput: # (B, 1, scale·H, scale·W), or TDSROutput(sr, terms)
         if lr.ndim != 4 or lr.shape[1] != 1:
             raise ValueError(f"TDSR: expected a (B, 1, H, W) batch of single-channel slices, got shape {tuple(lr.shape)}")
         e, terms = self.init(lr), []
@@ -95,27 +158,23 @@ class TDSR(nn.Module):
             if res is not None: terms.append(res)
         sr = self.out(e_up)
         if self.global_skip: sr = sr + F.interpolate(lr, scale_factor=self.scale, mode=self.global_skip, align_corners=False)
+        if return_terms: return TDSROutput(sr, terms)
         self._terms = terms
         return sr
 
     def constraint_terms(self) -> list:
-        "Residuals φ̃_j(φ_j(x_j)) − x_j of the last forward, one per up-sampling module (empty for branches='high')."
+        "Legacy: the residuals of the last plain `model(lr)` call. Use `model(lr, return_terms=True)` instead."
         return list(self._terms)
 
     @staticmethod
     def paper_config() -> dict:
-        "Keyword arguments of the paper's model (open choices at their documented defaults)."
-        return dict(n_emb=96, n_fea=64, branches='both', kernel_size=3, norm='none', block_act=None,
-                    negative_slope=0.01, up_kernel=4, transform_ch=None, transform_kernel=3, theta_init=0.01,
-                    theta_per_channel=False, embed_dim=60, depths=(6, 6, 6, 6), num_heads=(6, 6, 6, 6),
-                    window_size=8, mlp_ratio=2., drop_path_rate=0.1, fused_attn='auto', lte_hidden=256,
-                    mlp_hidden=(256, 256, 256), lte_chunk=None, global_skip=None)
+        "`TDSRConfig.paper` as keyword arguments (what `mrisr.baselines` stores in a checkpoint's spec)."
+        return TDSRConfig.paper.to_dict()
 
     @staticmethod
     def tiny_config() -> dict:
-        "A CPU-sized variant (same structure; small widths, 1 RSTB of depth 2 with 2 heads) for tests and quick runs."
-        return {**TDSR.paper_config(), **dict(n_emb=24, n_fea=16, embed_dim=16, depths=(2,), num_heads=(2,),
-                                              drop_path_rate=0., lte_hidden=32, mlp_hidden=(32, 32, 32))}
+        "`TDSRConfig.tiny` as keyword arguments."
+        return TDSRConfig.tiny.to_dict()
 
 # %% ../nbs/10_model.ipynb #511cd57f
 def param_table(model:TDSR) -> list:
