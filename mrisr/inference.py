@@ -220,7 +220,7 @@ def output_size(model, # an mrisr SR model (`scale`, `arbitrary_scale` attribute
     return tuple(max(1, round(s * n)) for n in hw)
 
 # %% ../nbs/16_inference.ipynb #d71bd46d
-CALL_PIXELS = 2**20  # at most this many SR pixels per model call (e.g. 4 slices of 512x512): batches are split to fit
+CALL_PIXELS = 2**18  # at most this many SR pixels per model call (one 512x512 output slice): batches are split to fit
 
 def tiled_forward(model, lr:Tensor, # (B, 1, h, w) LR batch
                   out_size, # the SR (H, W) (from `output_size`)
