@@ -136,7 +136,8 @@ def cmd_upscale(args) -> int:
 def _upscale_folder(args) -> int:
     "`mrisr upscale FOLDER OUT`: every volume; one stderr line per failed file; exit status 1 if any failed."
     from tqdm.auto import tqdm
-    from mrisr.inference import InputError, upscale_folder, output_size, is_bids
+    from mrisr.inference import InputError, output_size
+    from mrisr.folders import upscale_folder, is_bids
     t0 = time.time()
     model, label, source = _load_model(args)
     try: output_size(model, (64, 64), args.scale)       # a scale the model cannot make: one error, not one per file
