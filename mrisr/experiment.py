@@ -31,6 +31,7 @@ class Experiment:
                  seed:int=0,              # split and training seed
                  lpips_backbone=None,     # AlexNet-features file for LPIPS (default: $MRISR_LPIPS_BACKBONE, else shared/weights)
                  progress:bool=True,      # progress bars
+                 workers:int|None=None,   # training processes for `pretrain` (CPU); None: one per core (max 4), 1 on a GPU or for smoke
                  **changes):              # preset fields to change, e.g. max_steps=100
         from mrisr.core import resolve_device, project_root, figures_dir, check_output
         self.t0 = time.time()
@@ -45,6 +46,9 @@ class Experiment:
         self.outputs = [check_output(self.out_dir/n, self.overwrite) for n in outputs]
         self.device, self.seed, self.progress = resolve_device(device), seed, progress
         self.lpips_backbone, self._lpips, self._splits, self._models, self.runs = lpips_backbone, None, {}, {}, []
+        cpu = self.device.type == 'cpu' and not smoke
+        self.workers = int(workers) if workers is not None else min(os.cpu_count() or 1, 4) if cpu else 1
+        self._pretrained = set()                  # cache folders trained by `pretrain` in this experiment
 
     def __repr__(self):
         return (f"Experiment(preset={self.preset.name!r}, device={self.device}, out_dir={self.out_dir}, "
@@ -152,10 +156,29 @@ def is_arbitrary(name:str, # model name (`mrisr.baselines.MODEL_NAMES`)
     from mrisr.baselines import build
     return bool(getattr(build(name, 2, 'tiny'), 'arbitrary_scale', False))
 
-# %% ../nbs/22_experiment.ipynb #dc393587
+# %% ../nbs/22_experiment.ipynb #e0c1f002
 def _slug(s:str) -> str: return re.sub(r'[^A-Za-z0-9]+', '-', s).strip('-').lower()
 def _variant(changes:dict) -> str: return ', '.join(f'{k}={v}' for k, v in changes.items())
 
+@patch
+def configure(self:Experiment, name:str, # `mrisr.baselines.MODEL_NAMES`
+              scale:int,                # the scale it is for
+              dataset:str,              # key of DATASETS
+              seed:int|None=None,       # seed of the initial weights and the data order; None: the experiment's seed
+              train_changes:dict|None=None, # `TrainConfig` fields to change
+              **overrides,              # constructor arguments
+             ) -> tuple:
+    "(untrained model, TrainConfig, run configuration, cache folder) of a configuration; the last three None for bicubic."
+    from mrisr.baselines import build
+    p, seed, tc = self.preset, self.seed if seed is None else seed, dict(train_changes or {})
+    m = build(name, scale, p.model_preset, seed=seed, **{**(p.model_kwargs or {}).get(name, {}), **overrides})
+    if not any(q.requires_grad for q in m.parameters()): return m, None, None, None     # bicubic: nothing to learn
+    arbitrary = bool(getattr(m, 'arbitrary_scale', False))
+    cfg = self.train_config(name, m, seed, **tc)
+    run = self.run_config(name, scale, dataset, m, cfg, seed)
+    return m, cfg, run, self.cache_dir/_slug(dataset)/f"{name}-{'any' if arbitrary else f'x{scale}'}-{config_key(run)}"
+
+# %% ../nbs/22_experiment.ipynb #dc393587
 @patch
 def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
           scale:int,                  # the scale it is for (arbitrary-scale models: any; one model serves all)
@@ -165,25 +188,21 @@ def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
           train_changes:dict|None=None, # `TrainConfig` fields to change (e.g. dict(lam=0., mu=0.): L1 alone)
           **overrides):               # constructor arguments (e.g. branches='high' for the ablation)
     "A trained model in eval mode: from the checkpoint cache when this exact configuration was trained, else trained now."
-    from mrisr.baselines import build
     from mrisr.train import train, load_checkpoint
     p, seed, tc = self.preset, self.seed if seed is None else seed, dict(train_changes or {})
-    m = build(name, scale, p.model_preset, seed=seed, **{**(p.model_kwargs or {}).get(name, {}), **overrides})
+    m, cfg, run, d = self.configure(name, scale, dataset, seed, tc, **overrides)
     arbitrary = bool(getattr(m, 'arbitrary_scale', False))
     mem = (name, None if arbitrary else scale, dataset, config_key(overrides), seed, config_key(tc))
     if mem in self._models and not retrain: return self._models[mem]
     variant = _variant({**overrides, **tc})
-    if not any(q.requires_grad for q in m.parameters()):          # bicubic: nothing to learn
+    if d is None:                                                  # bicubic: nothing to learn
         self.runs.append(dict(model=name, variant=variant, scale=None if arbitrary else scale, dataset=dataset,
                               status='no training', seconds=0., seed=seed))
     else:
-        cfg = self.train_config(name, m, seed, **tc)
-        run = self.run_config(name, scale, dataset, m, cfg, seed)
-        d = self.cache_dir/_slug(dataset)/f"{name}-{'any' if arbitrary else f'x{scale}'}-{config_key(run)}"
         if (d/'done.json').is_file() and not retrain:
             info = json.loads((d/'done.json').read_text())
             load_checkpoint(d/info['checkpoint'], m)
-            status = 'loaded from cache'
+            status = 'trained in parallel (pretrain)' if d in self._pretrained else 'loaded from cache'
         else:
             if arbitrary:   # random scales in training; validate at the largest preset scale inside the range
                 inside = [s for s in p.scales if cfg.scale_range[0] <= s <= cfg.scale_range[1]]
@@ -204,6 +223,56 @@ def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
     m = m.to(self.device).eval()
     self._models[mem] = m
     return m
+
+# %% ../nbs/22_experiment.ipynb #e0c1f011
+def _train_job(args:tuple, # (Experiment keyword arguments, `model` keyword arguments, torch threads)
+              ) -> dict:
+    "In a worker process: train one configuration into the cache (`Experiment.model`); its run record."
+    init, job, threads = args
+    torch.set_num_threads(threads)
+    e = Experiment([], **init)
+    e.model(**job)
+    return e.runs[-1]
+
+# %% ../nbs/22_experiment.ipynb #e0c1f012
+@patch
+def pretrain(self:Experiment, jobs:list, # `model` keyword arguments: name, scale, dataset, and optionally seed, train_changes, overrides
+             workers:int|None=None, # processes; None: `self.workers`
+            ) -> list: # run records of the configurations trained now
+    "Train the configurations of `jobs` missing from the cache, `workers` at a time in separate processes."
+    import concurrent.futures as cf, multiprocessing as mp
+    from mrisr.experiment import _train_job           # the importable module function (spawned processes import it)
+    workers = self.workers if workers is None else workers
+    todo, seen = [], set()
+    for j in jobs:
+        j = dict(j)
+        m, cfg, run, d = self.configure(j['name'], j['scale'], j['dataset'], j.get('seed'), j.get('train_changes'),
+                                        **j.get('overrides', {}))
+        if d is None or d in seen or (d/'done.json').is_file(): continue
+        seen.add(d)
+        todo.append((j, d, bool(getattr(m, 'arbitrary_scale', False))))
+    if workers <= 1 or len(todo) <= 1: return []      # nothing to gain: `model` trains them in turn
+    for j, _, arbitrary in todo:                       # build the slice cache here: workers only read it
+        for s in ({min(self.preset.scales), *self.preset.scales} if arbitrary else {j['scale']}): self.splits(j['dataset'], s)
+    todo.sort(key=lambda t: -(t[0]['scale'] if not t[2] else 4))   # big scales (slow TDSR) first: better packing
+    init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
+                seed=self.seed, progress=False, workers=1)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    flat = lambda j: {**{k: v for k, v in j.items() if k != 'overrides'}, **j.get('overrides', {})}   # `model`'s signature
+    args = [(init, flat(j), threads) for j, _, _ in todo]
+    out = []
+    with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
+        futures = [pool.submit(_train_job, a) for a in args]
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(futures), desc=f'training {len(futures)} models, {workers} at a time')
+        for f in cf.as_completed(futures):
+            out.append(f.result())
+            if bar is not None: bar.update()
+        if bar is not None: bar.close()
+    self._pretrained |= {Path(r['dir']) for r in out}
+    return out
 
 # %% ../nbs/22_experiment.ipynb #1ad6cf2c
 @patch
@@ -323,6 +392,8 @@ def table1(self:Experiment, models=None, datasets=None, scales=None, # subsets (
           ) -> list:
     "Table I rows (dataset, model, scale, psnr, ssim, lpips, stds, n_slices): every model trained or loaded, then scored."
     p, rows = self.preset, []
+    self.pretrain([dict(name=n, scale=s, dataset=ds) for ds in datasets or p.datasets for n in models or p.models
+                   for s in scales or p.scales])     # CPU: the missing ones in parallel processes (none on a GPU)
     for ds in datasets or p.datasets:
         for name in models or p.models:
             for s in scales or p.scales:
@@ -336,10 +407,11 @@ def table2(self:Experiment, scales=None, # subset of the preset's scales
           ) -> list:
     "Table II rows: the paper's model with the high-frequency branch only, the low-frequency branch only, and both."
     rows, ds = [], dataset or self.preset.ablation_dataset
+    kws = {v: {} if v == 'both' else dict(branches=b) for v, b in ABLATION_VARIANTS.items()}
+    self.pretrain([dict(name='tdsr', scale=s, dataset=ds, overrides=kws[v]) for v in ABLATION_VARIANTS for s in scales or self.preset.scales])
     for variant in ABLATION_VARIANTS:
         for s in scales or self.preset.scales:
-            kw = {} if variant == 'both' else dict(branches=ABLATION_VARIANTS[variant])
-            rows.append(self.score(self.model('tdsr', s, ds, **kw), ds, s, variant))
+            rows.append(self.score(self.model('tdsr', s, ds, **kws[variant]), ds, s, variant))
     return rows
 
 # %% ../nbs/22_experiment.ipynb #b0ee4f8e
