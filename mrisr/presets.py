@@ -223,7 +223,7 @@ def provenance_markdown(prov:dict, # preset, git, wall_seconds, created, runs, m
     "The provenance as a few Markdown lines."
     g, m = prov['git'], prov['machine']
     dirty = ' (with uncommitted changes)' if g['dirty'] else '' if g['dirty'] is not None else ''
-    trained = [r for r in prov['runs'] if r['status'] == 'trained']
+    trained = [r for r in prov['runs'] if r['status'].startswith('trained')]   # also resumed, or in parallel (pretrain)
     return '\n'.join([
         f"- preset `{prov['preset']['name']}`: {prov['preset']['about']}",
         f"- git commit `{g['commit']}`{dirty}",
