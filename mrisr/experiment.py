@@ -236,7 +236,7 @@ def _train_job(args:tuple, # (Experiment keyword arguments, `model` keyword argu
 
 # %% ../nbs/22_experiment.ipynb #e0c1f012
 @patch
-def pretrain(self:Experiment, jobs:list, # `model` keyword arguments: name, scale, dataset, and optionally seed, train_changes, overrides
+def pretrain(self:Experiment, jobs:list, # dicts of `model` keyword arguments (name, scale, dataset, seed, train_changes, constructor arguments)
              workers:int|None=None, # processes; None: `self.workers`
             ) -> list: # run records of the configurations trained now
     "Train the configurations of `jobs` missing from the cache, `workers` at a time in separate processes."
@@ -245,9 +245,7 @@ def pretrain(self:Experiment, jobs:list, # `model` keyword arguments: name, scal
     workers = self.workers if workers is None else workers
     todo, seen = [], set()
     for j in jobs:
-        j = dict(j)
-        m, cfg, run, d = self.configure(j['name'], j['scale'], j['dataset'], j.get('seed'), j.get('train_changes'),
-                                        **j.get('overrides', {}))
+        m, cfg, run, d = self.configure(**j)
         if d is None or d in seen or (d/'done.json').is_file(): continue
         seen.add(d)
         todo.append((j, d, bool(getattr(m, 'arbitrary_scale', False))))
@@ -258,8 +256,7 @@ def pretrain(self:Experiment, jobs:list, # `model` keyword arguments: name, scal
     init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
                 seed=self.seed, progress=False, workers=1)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    flat = lambda j: {**{k: v for k, v in j.items() if k != 'overrides'}, **j.get('overrides', {})}   # `model`'s signature
-    args = [(init, flat(j), threads) for j, _, _ in todo]
+    args = [(init, j, threads) for j, _, _ in todo]
     out = []
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
         futures = [pool.submit(_train_job, a) for a in args]
@@ -408,7 +405,7 @@ def table2(self:Experiment, scales=None, # subset of the preset's scales
     "Table II rows: the paper's model with the high-frequency branch only, the low-frequency branch only, and both."
     rows, ds = [], dataset or self.preset.ablation_dataset
     kws = {v: {} if v == 'both' else dict(branches=b) for v, b in ABLATION_VARIANTS.items()}
-    self.pretrain([dict(name='tdsr', scale=s, dataset=ds, overrides=kws[v]) for v in ABLATION_VARIANTS for s in scales or self.preset.scales])
+    self.pretrain([dict(name='tdsr', scale=s, dataset=ds, **kws[v]) for v in ABLATION_VARIANTS for s in scales or self.preset.scales])
     for variant in ABLATION_VARIANTS:
         for s in scales or self.preset.scales:
             rows.append(self.score(self.model('tdsr', s, ds, **kws[variant]), ds, s, variant))

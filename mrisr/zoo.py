@@ -22,23 +22,13 @@ from .kspace import degrade
 from .metrics import psnr
 
 # %% auto #0
-__all__ = ['CARD_FIELDS', 'WEIGHTS_FORMAT', 'REINSTALL', 'weights_dir', 'file_sha256', 'render_card', 'save_pretrained',
-           'read_card', 'list_models', 'model_card', 'load_weights', 'pretrained', 'check_slices', 'check_scores']
+__all__ = ['CARD_FIELDS', 'WEIGHTS_FORMAT', 'REINSTALL', 'weights_dir', 'render_card', 'save_pretrained', 'read_card',
+           'list_models', 'model_card', 'load_weights', 'pretrained', 'check_slices', 'check_scores']
 
 # %% ../nbs/17_zoo.ipynb #bba767a4
 def weights_dir() -> Path:
     "The folder of the shipped weights and model cards: `weights/` inside the installed `mrisr` package."
     return Path(str(resources.files('mrisr')))/'weights'
-
-# %% ../nbs/17_zoo.ipynb #b87f3d89
-def file_sha256(path, # any file
-                chunk:int=1 << 20, # bytes read at a time
-               ) -> str: # 64 hexadecimal digits
-    "SHA-256 of a file's bytes."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for block in iter(lambda: f.read(chunk), b''): h.update(block)
-    return h.hexdigest()
 
 # %% ../nbs/17_zoo.ipynb #19f86b3e
 CARD_FIELDS = dict(
