@@ -113,9 +113,9 @@ class Preset:
 
 # %% ../nbs/21_presets.ipynb #52400835
 MEDIUM_WIDTHS = dict(
-    tdsr=dict(n_emb=32, n_fea=24, embed_dim=24, depths=(2, 2), num_heads=(2, 2), lte_hidden=48, mlp_hidden=(48, 48, 48)),
+    tdsr=dict(n_emb=32, n_fea=16, embed_dim=24, depths=(2, 2), num_heads=(2, 2)),
     edsr=dict(n_feats=48, n_resblocks=6),
-    lte=dict(n_feats=48, n_resblocks=6, hidden_dim=96, mlp_hidden=(96, 96)),
+    lte=dict(n_feats=48, n_resblocks=6),
 )
 
 # %% ../nbs/21_presets.ipynb #90ca0a66
@@ -127,7 +127,7 @@ RUN_PRESETS = {p.name: p for p in (
            model_preset='tiny', datasets=(SAMPLE,), ablation_dataset=SAMPLE, sample_data=True, hr_size=120, lr_patch=12, min_hr_patch=48,
            epochs=1000, max_steps=400, batch_size=4, lr=1e-3, milestones=(2,), val_slices=16, test_slices=36,
            seeds=(0, 1, 2), claim_scales=(2, 4)),
-    Preset('medium', "wider models (TDSR, EDSR, LTE), 500 CPU steps, 3 seeds at x2/x4/x8: the claims in about 2 hours on 2 cores; "
+    Preset('medium', "wider encoders (TDSR, EDSR, LTE), 500 CPU steps, 3 seeds at x2/x4/x8: the claims in under 2 hours on 2 cores; "
                      "the 10-subject 2 mm IXI T1 sample",
            model_preset='tiny', model_kwargs=MEDIUM_WIDTHS, datasets=(SAMPLE,), ablation_dataset=SAMPLE, sample_data=True,
            hr_size=120, lr_patch=12, min_hr_patch=48, epochs=1000, max_steps=500, batch_size=4, lr=1e-3, milestones=(2,),
