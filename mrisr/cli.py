@@ -86,7 +86,7 @@ def _upscale_parser(sub):
     up.add_argument('--device', type=_device, default='auto', help='auto (CUDA if available), cpu, cuda or cuda:N (default: auto)')
     up.add_argument('--tile', type=_int_at_least(0), default=None, metavar='N',
                     help='process slices in tiles of N LR pixels (with context margins) to bound memory; 0: never tile '
-                         '(default: tile only slices whose output exceeds 512 pixels a side)')
+                         '(default: whole slices when one fits in half the free memory, measured by a probe; else the largest tiles that fit)')
     up.add_argument('--pattern', default=None, metavar='GLOB', help='folder IN: only the files whose names match GLOB, e.g. "*T2w*"')
     up.add_argument('--overwrite', action='store_true',
                     help='replace OUT if it exists (folder IN: replace existing outputs, otherwise skipped); never IN itself')

@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #1707d9f6
 from __future__ import annotations
-import contextlib, os, re, secrets, unittest, zipfile
+import contextlib, ctypes, gc, os, re, secrets, sys, unittest, zipfile
 from pathlib import Path
 import torch
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 # %% auto #0
-__all__ = ['project_root', 'figures_dir', 'shared_dir', 'sample_data_dir', 'in_test', 'check_output', 'atomic_write',
-           'resolve_device', 'autocast', 'unwrap', 'sr_forward', 'torch_file_problem']
+__all__ = ['CGROUP_FILES', 'project_root', 'figures_dir', 'shared_dir', 'sample_data_dir', 'in_test', 'check_output',
+           'atomic_write', 'resolve_device', 'autocast', 'available_memory', 'peak_memory', 'unwrap', 'sr_forward',
+           'torch_file_problem']
 
 # %% ../nbs/00_core.ipynb #b36c12e4
 def _repo_roots() -> list:
@@ -118,6 +119,68 @@ def autocast(device:torch.device, # where the computation runs
             ):
     "bf16 autocast on `device` when enabled, else a no-op context."
     return torch.autocast(device.type, dtype=torch.bfloat16) if enabled else contextlib.nullcontext()
+
+# %% ../nbs/00_core.ipynb #009991e5
+def _first_int(path) -> int|None:
+    "The first integer in a small text file (a cgroup or /proc entry), or None (missing, 'max', unreadable)."
+    try: return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError): return None
+
+# %% ../nbs/00_core.ipynb #bc267313
+CGROUP_FILES = (('/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory.current'),                         # cgroup v2
+                ('/sys/fs/cgroup/memory/memory.limit_in_bytes', '/sys/fs/cgroup/memory/memory.usage_in_bytes'))  # v1
+
+def available_memory(device='cpu', # a device (or its name): 'cpu', 'cuda', 'cuda:1', ...
+                    ) -> int|None: # bytes, or None where unknown
+    "Bytes a new allocation on `device` can still get (CUDA: free + cached unused; Linux: MemAvailable within the cgroup limit)."
+    dev = torch.device(device)
+    if dev.type == 'cuda':
+        free, _ = torch.cuda.mem_get_info(dev)
+        return free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev)
+    if dev.type != 'cpu': return None
+    try: m = re.search(r'MemAvailable:\s+(\d+) kB', Path('/proc/meminfo').read_text())
+    except OSError: return None
+    if m is None: return None
+    avail = int(m.group(1)) * 1024
+    for limit, usage in CGROUP_FILES:
+        l, u = _first_int(limit), _first_int(usage)
+        if l is not None and u is not None and l < 2**60: avail = min(avail, max(0, l - u))   # 2**60: v1's "no limit"
+    return avail
+
+# %% ../nbs/00_core.ipynb #7fb8e1c2
+def _status_bytes(key:str) -> int|None:
+    "A memory line of /proc/self/status (VmRSS, VmHWM) in bytes, or None."
+    try: m = re.search(key + r':\s+(\d+) kB', Path('/proc/self/status').read_text())
+    except OSError: return None
+    return None if m is None else int(m.group(1)) * 1024
+
+# %% ../nbs/00_core.ipynb #1562985e
+def _malloc_trim():
+    "Give glibc's free heap pages back to the kernel (no-op without glibc)."
+    try: ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError): pass
+
+# %% ../nbs/00_core.ipynb #30bab910
+def peak_memory(fn, # called once, without arguments
+                device='cpu', # where `fn` allocates: CUDA (allocator counter) or CPU (resident set, Linux)
+               ) -> tuple: # (fn's result, peak bytes added during the call or None where not measurable)
+    "Call `fn()`; return its result and the most memory it added on `device` on top of what was held before."
+    dev = torch.device(device)
+    if dev.type == 'cuda':
+        torch.cuda.synchronize(dev)
+        before = torch.cuda.memory_allocated(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        out = fn()
+        torch.cuda.synchronize(dev)
+        return out, torch.cuda.max_memory_allocated(dev) - before
+    gc.collect(); _malloc_trim()
+    try:
+        with open('/proc/self/clear_refs', 'w') as f: f.write('5')     # VmHWM := VmRSS
+    except OSError: return fn(), None
+    before = _status_bytes('VmRSS')
+    out = fn()
+    peak = _status_bytes('VmHWM')
+    return out, None if before is None or peak is None else max(0, peak - before)
 
 # %% ../nbs/00_core.ipynb #6c8e58f1
 def unwrap(model:nn.Module, # a model, possibly wrapped by DDP / DataParallel / torch.compile

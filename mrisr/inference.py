@@ -15,16 +15,16 @@ from torch import Tensor
 from tqdm.auto import tqdm
 import mrisr
 from . import core
-from .core import sr_forward, resolve_device, autocast, atomic_write, unwrap
+from .core import sr_forward, resolve_device, autocast, atomic_write, unwrap, available_memory, peak_memory
 from .volumes import slice_axis_of, normalize_intensity
 
 # %% auto #0
-__all__ = ['DICOM_HINT', 'TILE_MARGIN', 'TILE_ALIGN', 'AUTO_TILE_OUT', 'CALL_PIXELS', 'RESTORE_HIGHLIGHTS', 'GZIP_LEVEL',
-           'InputError', 'one_line', 'check_gzip', 'check_finite', 'check_contrast', 'is_dicom', 'check_image',
-           'as_nifti', 'read_nifti', 'pick_slice_axis', 'index_map', 'upscaled_affine', 'upscaled_image', 'tile_spans',
-           'fmt_scale', 'output_size', 'tiled_forward', 'intensity_map', 'has_scaling', 'to_storage', 'auto_tile',
-           'is_out_of_memory', 'upscale_volume', 'load_model', 'weights_sha256', 'check_output', 'save_nifti',
-           'upscale_file']
+__all__ = ['DICOM_HINT', 'TILE_MARGIN', 'TILE_ALIGN', 'AUTO_TILE_OUT', 'CALL_PIXELS', 'RESTORE_HIGHLIGHTS', 'MEMORY_FRACTION',
+           'GZIP_LEVEL', 'InputError', 'one_line', 'check_gzip', 'check_finite', 'check_contrast', 'is_dicom',
+           'check_image', 'as_nifti', 'read_nifti', 'pick_slice_axis', 'index_map', 'upscaled_affine', 'upscaled_image',
+           'tile_spans', 'fmt_scale', 'output_size', 'tiled_forward', 'intensity_map', 'has_scaling', 'to_storage',
+           'auto_tile', 'tile_overhead', 'call_memory', 'plan_tiles', 'is_out_of_memory', 'upscale_volume',
+           'load_model', 'weights_sha256', 'check_output', 'save_nifti', 'upscale_file']
 
 # %% ../nbs/16_inference.ipynb #71b39095
 class InputError(ValueError):
@@ -182,7 +182,8 @@ def upscaled_image(img, # the input NIfTI image
 # %% ../nbs/16_inference.ipynb #78dd7779
 TILE_MARGIN = 16     # LR pixels of context around each tile (exact for models with receptive radius <= 16)
 TILE_ALIGN = 8       # tile edges on multiples of this (TDSR's Swin window: tiles then see the same windows as the slice)
-AUTO_TILE_OUT = 512  # tile=None: tile only slices whose SR output exceeds this many pixels per side, in tiles of this output size
+AUTO_TILE_OUT = 512  # tile=None: slices whose SR output has at most this many pixels a side always run whole (no memory probe);
+                     # where memory cannot be measured, it is also the side of the largest call (margins included)
 
 def tile_spans(n:int, # LR size along an axis
                n_out:int, # SR size along it
@@ -293,11 +294,72 @@ def to_storage(x:np.ndarray, # values in world units (float)
 # %% ../nbs/16_inference.ipynb #8559f301
 def auto_tile(hw, # LR slice (H, W)
               out_size, # SR slice (H, W)
-              limit:int=AUTO_TILE_OUT, # largest SR tile side
+              max_pixels:int=AUTO_TILE_OUT**2, # SR pixels one call may make (a tile with its margins)
+              margin:int=TILE_MARGIN, # LR context pixels on each side of a tile
              ) -> int|None:
-    "LR tile size that keeps each tile's output at most `limit` pixels a side; None when the slice fits."
-    if max(out_size) <= limit: return None
-    return max(8, int(limit * min(h / H for h, H in zip(hw, out_size))))
+    "Largest LR core tile whose calls (margins included) make at most `max_pixels` SR pixels; None when the slice fits."
+    (h, w), (H, W) = hw, out_size
+    if H * W <= max_pixels: return None
+    return max(TILE_ALIGN, int(math.sqrt(max_pixels) / max(H / h, W / w)) - 2 * margin)
+
+# %% ../nbs/16_inference.ipynb #f56154dc
+def tile_overhead(hw, # LR slice (H, W)
+                  out_size, # SR slice (H, W)
+                  tile:int|None, # LR core tile size (None: no tiling)
+                  margin:int=TILE_MARGIN, # LR context pixels around each tile
+                 ) -> float:
+    "LR pixels the model computes for one slice (all tiles, margins included) over the slice's pixels: 1.0 untiled."
+    rows, cols = (tile_spans(n, n_out, tile, margin) for n, n_out in zip(hw, out_size))
+    return sum(hi - lo for lo, hi, _, _ in rows) * sum(hi - lo for lo, hi, _, _ in cols) / (hw[0] * hw[1])
+
+# %% ../nbs/16_inference.ipynb #dc58d5bf
+MEMORY_FRACTION = 0.5  # automatic tiling: one model call may use at most this share of the memory available on its device
+
+def call_memory(model:nn.Module, # an SR model, already on `device`, in eval mode
+                device='cpu', # where it runs
+                scale=None, # arbitrary-scale models: the factor to probe (None: the model's own)
+                amp:bool=False, # under bf16 autocast, as it will run
+               ) -> tuple|None: # (bytes per SR pixel, fixed bytes), or None where memory cannot be measured
+    "Memory of one call of `model` as bytes per SR pixel plus a fixed part, fitted to two probe calls (128² and 256² out)."
+    dev = torch.device(device)
+    side = max(2 * TILE_ALIGN, -(-math.ceil(128 / float(scale or model.scale)) // TILE_ALIGN) * TILE_ALIGN)
+    pts = []
+    with torch.inference_mode(), autocast(dev, amp):
+        for n in (side, side, 2 * side):                  # the first call is the warm-up: not fitted
+            x = torch.rand(1, 1, n, n, device=dev)
+            size = output_size(model, (n, n), scale)
+            _, b = peak_memory(lambda: sr_forward(model, x, size), dev)
+            if b is None: return None
+            pts.append((size[0] * size[1], b))
+    (n1, b1), (n2, b2) = pts[1:]
+    per = max((b2 - b1) / (n2 - n1), b2 / n2)            # the slope, or the larger call's average where that is more
+    return per, max(0., b2 - per * n2)
+
+# %% ../nbs/16_inference.ipynb #9865110f
+def plan_tiles(model:nn.Module, # an SR model, already on `device`, in eval mode
+               hw, # LR slice (H, W)
+               out_size, # SR slice (H, W)
+               device='cpu', # where it runs
+               amp:bool=False, # under bf16 autocast
+               margin:int=TILE_MARGIN, # LR context pixels around each tile
+               fraction:float=MEMORY_FRACTION, # share of the available memory one call may use
+               available:int|None=None, # bytes available (None: `available_memory(device)`)
+               estimate:tuple|None=None, # (bytes per SR pixel, fixed bytes) (None: `call_memory`)
+              ) -> dict: # tile (None: whole slices), call_pixels, overhead, bytes_per_pixel, fixed_bytes, available
+    "How `upscale_volume(tile=None)` cuts slices: the SR pixels one call may make, from measured memory, and the tile."
+    H, W = out_size
+    limit = AUTO_TILE_OUT ** 2
+    if H * W > limit:                                  # small slices run whole: no probe
+        if estimate is None:
+            estimate = call_memory(model, device, H / hw[0] if getattr(model, 'arbitrary_scale', False) else None, amp)
+        if available is None: available = available_memory(device)
+        if estimate is not None and available is not None:
+            per, fixed = estimate
+            limit = max(1, int((fraction * available - fixed) / per))
+    tile = auto_tile(hw, out_size, limit, margin)
+    return dict(tile=tile, call_pixels=limit, overhead=tile_overhead(hw, out_size, tile, margin),
+                bytes_per_pixel=None if estimate is None else estimate[0], fixed_bytes=None if estimate is None else estimate[1],
+                available=available)
 
 # %% ../nbs/16_inference.ipynb #29f69d68
 def is_out_of_memory(e:BaseException) -> bool:
@@ -312,7 +374,7 @@ def upscale_volume(nifti_or_path, # a NIfTI/MGH file or a loaded 3D `nibabel` im
                    axis='auto', # slice axis: 'auto' (largest voxel size, ties -> last) or 0, 1, 2
                    batch_size:int=8, # slices per model call
                    device='auto', # 'auto' (CUDA if available), 'cpu', 'cuda', ...
-                   tile:int|None=None, # LR tile size; None: auto (see `auto_tile`); 0: never tile
+                   tile:int|None=None, # LR tile size; None: from the free memory (`plan_tiles`); 0: never tile
                    progress:bool=True, # show a tqdm progress bar over slices (or slice tiles)
                    margin:int=TILE_MARGIN, # LR context pixels around each tile
                    amp='auto', # bf16 autocast: 'auto' = on CUDA only
@@ -338,13 +400,16 @@ def upscale_volume(nifti_or_path, # a NIfTI/MGH file or a loaded 3D `nibabel` im
     slices, raw = np.moveaxis(norm, ax, 0), np.moveaxis(data, ax, 0)                   # (Z, h, w)
     hw = slices.shape[1:]
     out_hw = output_size(model, hw, scale)
-    tile = auto_tile(hw, out_hw) if tile is None else (tile or None)
-    tiles = len(tile_spans(hw[0], out_hw[0], tile, margin)) * len(tile_spans(hw[1], out_hw[1], tile, margin))
     dev = resolve_device(device)
     use_amp = dev.type == 'cuda' if amp == 'auto' else bool(amp)
-    out = None
     was_training = model.training
     model.to(dev).eval()
+    if tile is None:
+        plan = plan_tiles(model, hw, out_hw, dev, use_amp, margin)
+        tile, max_pixels = plan['tile'], min(max_pixels or plan['call_pixels'], plan['call_pixels'])
+    else: tile = tile or None
+    tiles = len(tile_spans(hw[0], out_hw[0], tile, margin)) * len(tile_spans(hw[1], out_hw[1], tile, margin))
+    out = None
     bar = tqdm(total=len(slices) * tiles, unit='tile' if tiles > 1 else 'slice', desc=Path(name).name,
                disable=not progress, leave=None)        # leave=None: kept on screen unless it is nested in another bar
     try:

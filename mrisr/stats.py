@@ -306,11 +306,13 @@ def forest_plot(records:list, # from `compare` (any number of comparisons, claim
             if row[0] != c or row in ypos: continue
             ypos[row] = y
             ylabels.append((y, f"{r['a']} vs {r['b']}" + ('' if r['scale'] is None else f" ×{r['scale']}"), False))
-            counts[row] = f"{r['n_seeds']} seed{'s' * (r['n_seeds'] != 1)} · {r['n_subjects']} subj · {r['n_slices']} sl"
+            n = lambda k, w: f"{r[k]} {w}{'s' * (r[k] != 1)}"
+            counts[row] = f"{n('n_seeds', 'seed')} · {n('n_subjects', 'subject')} · {n('n_slices', 'slice')}"
             y += 1
-    n_rows, label_w = y, 0.3 + 0.07 * max(len(t[1]) for t in ylabels)   # inches for the row labels at 9 pt
-    fig, axs = plt.subplots(1, len(metrics), figsize=(label_w + panel_width * len(metrics) + 1.4, 1.4 + row_height * n_rows),
-                            sharey=True, squeeze=False)
+    n_rows = y
+    count_w, head_h, foot_h, gap = 0.3 + 0.055 * max(map(len, counts.values())), 0.8, 0.75, 0.35   # inches
+    H = head_h + foot_h + row_height * n_rows
+    fig, axs = plt.subplots(1, len(metrics), figsize=(4 + panel_width * len(metrics), H), sharey=True, squeeze=False)
     axs = axs[0]
     for ax, m in zip(axs, metrics):
         ax.axvline(0, color='k', lw=0.8, zorder=1)
@@ -335,5 +337,8 @@ def forest_plot(records:list, # from `compare` (any number of comparisons, claim
     fig.legend(handles=handles, loc='upper right', ncol=len(handles), fontsize=8, frameon=False,
                title=f"{'/'.join(f'{l:.0%}' for l in sorted(level))} CI", title_fontsize=8)
     if title: fig.suptitle(title, x=0.01, ha='left', fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    label_w = max(t.get_window_extent().width for t in axs[0].get_yticklabels()) / fig.dpi + 0.2   # measured, not guessed
+    W = label_w + panel_width * len(metrics) + gap * (len(metrics) - 1) + count_w
+    fig.set_size_inches(W, H)
+    fig.subplots_adjust(left=label_w / W, right=1 - count_w / W, top=1 - head_h / H, bottom=foot_h / H, wspace=gap / panel_width)
     return fig
