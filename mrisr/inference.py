@@ -405,7 +405,8 @@ def upscale_volume(nifti_or_path, # a NIfTI/MGH file or a loaded 3D `nibabel` im
     was_training = model.training
     model.to(dev).eval()
     if tile is None:
-        plan = plan_tiles(model, hw, out_hw, dev, use_amp, margin)
+        try: plan = plan_tiles(model, hw, out_hw, dev, use_amp, margin)       # the memory probe runs the model
+        except BaseException: model.train(was_training); raise
         tile, max_pixels = plan['tile'], min(max_pixels or plan['call_pixels'], plan['call_pixels'])
     else: tile = tile or None
     tiles = len(tile_spans(hw[0], out_hw[0], tile, margin)) * len(tile_spans(hw[1], out_hw[1], tile, margin))
