@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #1707d9f6
 from __future__ import annotations
-import contextlib, ctypes, gc, os, re, secrets, sys, unittest, zipfile
+import contextlib, ctypes, gc, os, re, secrets, unittest, zipfile
 from pathlib import Path
 import torch
 import torch.nn as nn

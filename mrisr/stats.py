@@ -310,7 +310,7 @@ def forest_plot(records:list, # from `compare` (any number of comparisons, claim
             counts[row] = f"{n('n_seeds', 'seed')} · {n('n_subjects', 'subject')} · {n('n_slices', 'slice')}"
             y += 1
     n_rows = y
-    count_w, head_h, foot_h, gap = 0.3 + 0.055 * max(map(len, counts.values())), 0.8, 0.75, 0.35   # inches
+    head_h, foot_h, gap = 0.8, 0.75, 0.35                        # inches: title + legend, x labels, between panels
     H = head_h + foot_h + row_height * n_rows
     fig, axs = plt.subplots(1, len(metrics), figsize=(4 + panel_width * len(metrics), H), sharey=True, squeeze=False)
     axs = axs[0]
@@ -337,7 +337,8 @@ def forest_plot(records:list, # from `compare` (any number of comparisons, claim
     fig.legend(handles=handles, loc='upper right', ncol=len(handles), fontsize=8, frameon=False,
                title=f"{'/'.join(f'{l:.0%}' for l in sorted(level))} CI", title_fontsize=8)
     if title: fig.suptitle(title, x=0.01, ha='left', fontsize=10)
-    label_w = max(t.get_window_extent().width for t in axs[0].get_yticklabels()) / fig.dpi + 0.2   # measured, not guessed
+    inches = lambda texts: max(t.get_window_extent().width for t in texts) / fig.dpi    # measured, not guessed
+    label_w, count_w = inches(axs[0].get_yticklabels()) + 0.2, inches(axs[-1].texts) + 0.03 * panel_width + 0.3
     W = label_w + panel_width * len(metrics) + gap * (len(metrics) - 1) + count_w
     fig.set_size_inches(W, H)
     fig.subplots_adjust(left=label_w / W, right=1 - count_w / W, top=1 - head_h / H, bottom=foot_h / H, wspace=gap / panel_width)
