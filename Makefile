@@ -7,6 +7,10 @@ PRESET ?= quick
 RUNS ?= runs
 # the paper notebooks, in the order `make reproduce` runs them
 PAPER_NBS ?= fig1_kspace table1 table2_ablation fig4_qualitative fig5_ablation claims
+# SCALES: the scales of the tables and Figs. 4-5, e.g. SCALES="[2, 4, 8]" (empty: the preset's; quick: [2, 4]); the
+# claims notebook keeps the preset's claim scales
+SCALES ?=
+SCALED_NBS := table1 table2_ablation fig4_qualitative fig5_ablation
 
 .PHONY: install test sync check-sync reproduce lab clean-runs
 
@@ -35,13 +39,14 @@ test-slow: install  ## also the slow cells
 # public sources, into the user cache) when it is on this machine neither in ../shared/data nor in that cache
 DOWNLOAD ?= $(MRISR_DOWNLOAD)
 
-reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them) and the README's tables; DOWNLOAD=1 fetches the data if missing
+reproduce: install  ## the quick paper reproduction on the sample data -> figures/ (regenerates, i.e. overwrites, them) and the README's tables; DOWNLOAD=1 fetches the data if missing; SCALES="[2, 4, 8]" adds x8 to the tables and figures
 	@MRISR_DOWNLOAD=$(DOWNLOAD) $(PY) -c "from mrisr.datasets import require_sample_data; print('sample data:', require_sample_data())"
 	@mkdir -p $(RUNS)
 	@for nb in $(PAPER_NBS); do \
 	  if [ -f nbs/paper/$$nb.ipynb ]; then \
 	    echo "== $$nb (preset=$(PRESET))"; \
-	    MPLBACKEND=Agg $(VENV)/bin/papermill --cwd nbs/paper nbs/paper/$$nb.ipynb $(RUNS)/$$nb.ipynb -p preset $(PRESET) -p overwrite True || exit 1; \
+	    extra=(); case " $(SCALED_NBS) " in *" $$nb "*) [ -n "$(SCALES)" ] && extra=(-y "scales: $(SCALES)");; esac; \
+	    MPLBACKEND=Agg $(VENV)/bin/papermill --cwd nbs/paper nbs/paper/$$nb.ipynb $(RUNS)/$$nb.ipynb -p preset $(PRESET) -p overwrite True "$${extra[@]}" || exit 1; \
 	  else echo "== $$nb: not written yet, skipped"; fi; \
 	done
 	$(PY) .ci/readme_tables.py

@@ -16,7 +16,7 @@ from .presets import (DATASETS, ABLATION_VARIANTS, Preset, get_preset, dataset_s
                            provenance_markdown, preset_banner)
 
 # %% auto #0
-__all__ = ['RUNTIME_FIELDS', 'Experiment', 'evenly', 'config_key', 'is_arbitrary', 'gflops_per_slice']
+__all__ = ['RUNTIME_FIELDS', 'Experiment', 'evenly', 'config_key', 'arbitrary_scales', 'is_arbitrary', 'gflops_per_slice']
 
 # %% ../nbs/22_experiment.ipynb #31a48c0d
 class Experiment:
@@ -129,6 +129,14 @@ def train_config(self:Experiment, name:str, # model name (`mrisr.baselines.MODEL
 # %% ../nbs/22_experiment.ipynb #d66ef10e
 RUNTIME_FIELDS = ('device', 'progress', 'num_workers', 'backend', 'val_batch_size', 'log_every')  # do not change the weights
 
+# %% ../nbs/22_experiment.ipynb #3f31435c
+def arbitrary_scales(scales, # the preset's scales
+                     scale_range:tuple, # the model's training range (lo, hi)
+                    ) -> tuple: # (scale of the training split, validation scale)
+    "The split scales of an arbitrary-scale model: train on the smallest preset scale, validate at the largest inside its range."
+    inside = [s for s in scales if scale_range[0] <= s <= scale_range[1]]
+    return min(scales), (max(inside) if inside else min(scales))
+
 # %% ../nbs/22_experiment.ipynb #9b0f20cf
 @patch
 def run_config(self:Experiment, name:str, # model name
@@ -146,7 +154,7 @@ def run_config(self:Experiment, name:str, # model name
     return dict(model=spec, scale=None if arbitrary else scale, dataset=dataset,
                 files=[(s.path.name, s.path.stat().st_size) for s in scans],
                 hr_size=self.preset.hr_size, degradation=self.preset.degradation, split_seed=self.seed, init_seed=self.seed if seed is None else seed,
-                val_slices=self.preset.val_slices,
+                val_slices=self.preset.val_slices, **(dict(split_scales=arbitrary_scales(self.preset.scales, cfg.scale_range)) if arbitrary else {}),
                 train={k: v for k, v in cfg.to_dict().items() if k not in RUNTIME_FIELDS}, mrisr=mrisr.__version__)
 
 # %% ../nbs/22_experiment.ipynb #adaab7d1
@@ -204,10 +212,9 @@ def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
             load_checkpoint(d/info['checkpoint'], m)
             status = 'trained in parallel (pretrain)' if d in self._pretrained else 'loaded from cache'
         else:
-            if arbitrary:   # random scales in training; validate at the largest preset scale inside the range
-                inside = [s for s in p.scales if cfg.scale_range[0] <= s <= cfg.scale_range[1]]
-                vscale = max(inside) if inside else min(p.scales)
-                tr, va = self.splits(dataset, min(p.scales))['train'], self.splits(dataset, vscale)['val']
+            if arbitrary:   # random scales in training (`arbitrary_scales`)
+                ts, vs = arbitrary_scales(p.scales, cfg.scale_range)
+                tr, va = self.splits(dataset, ts)['train'], self.splits(dataset, vs)['val']
             else: tr, va = self.splits(dataset, scale)['train'], self.splits(dataset, scale)['val']
             t, resume = time.time(), (d/'last.pt').is_file() and not retrain   # an interrupted training continues
             res = train(m, tr, va, cfg, out_dir=d, resume=resume, overwrite=not resume)

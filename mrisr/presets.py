@@ -123,8 +123,8 @@ RUN_PRESETS = {p.name: p for p in (
     Preset('paper', "the paper's configuration (Sec. IV-A): full model widths, 256x256 slices, batch 8, Adam 1e-4, "
                     "100 epochs, MultiStepLR at 40/80; IXI T1/T2/PD (+ SIMON if present) under data_root; for a GPU",
            seeds=(0, 1, 2)),
-    Preset('quick', "tiny models, minutes of CPU training, the 10-subject 2 mm IXI T1 sample",
-           model_preset='tiny', datasets=(SAMPLE,), ablation_dataset=SAMPLE, sample_data=True, hr_size=120, lr_patch=12, min_hr_patch=48,
+    Preset('quick', "tiny models at x2 and x4, minutes of CPU training, the 10-subject 2 mm IXI T1 sample",
+           model_preset='tiny', datasets=(SAMPLE,), ablation_dataset=SAMPLE, sample_data=True, scales=(2, 4), hr_size=120, lr_patch=12, min_hr_patch=48,
            epochs=1000, max_steps=400, batch_size=4, lr=1e-3, milestones=(2,), val_slices=16, test_slices=36,
            seeds=(0, 1, 2), claim_scales=(2, 4)),
     Preset('medium', "wider encoders (TDSR, EDSR, LTE), 500 CPU steps, 3 seeds at x2/x4/x8: the claims in under 2 hours on 2 cores; "
@@ -166,7 +166,8 @@ def preset_banner(preset:Preset, # the run's preset
             + (f"{len(seeds)} training runs per model (seeds {', '.join(map(str, seeds))}): the intervals say how far each "
                "difference can be read." if several else
                f"one training run per model (seed {seed}). At this budget a change of the "
-               "initial weights alone moves single entries by tenths of a dB (more for models near collapse at x8), so read only large "
+               "initial weights alone moves single entries by tenths of a dB" + (" (more for models near collapse at x8)" if 8 in p.scales else "")
+               + ", so read only large "
                "gaps as differences, and compare those with the published table, not the values."))
 
 # %% ../nbs/21_presets.ipynb #ee409b63
