@@ -97,7 +97,7 @@ def _x2_blocks(B:int, h:int, w:int, chunk:int, width:int):
     return [(a, b, i0, min(i0 + rows, h)) for a in (0, 1) for b in (0, 1) for i0 in range(0, h, rows)]
 
 # %% ../nbs/09_lte_fast.ipynb #07b5308a
-def _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save:bool, chunk:int=1 << 20):
+def _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save:bool, chunk:int=1 << 20, keep_basis:bool=False):
     "Forward of the ×2 head on padded channels-last maps; returns (out (B, 2h, 2w, out_dim), saved per block)."
     B, h, w = cpad.shape[0], cpad.shape[1] - 2, cpad.shape[2] - 2
     dt = cpad.dtype
@@ -105,7 +105,9 @@ def _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save:bool, chunk:int=1 << 20
     out = cpad.new_empty(B, h, 2, w, 2, Ws[-1].shape[0])
     saved = {}
     for a, b, i0, i1 in _x2_blocks(B, h, w, chunk, max(cpad.shape[-1], *(W_.shape[0] for W_ in Ws))):
-        x, hs = _x2_chunk_basis(cpad, fx, fy, ph, rx, ry, a, b, i0, i1), []
+        trig = cpad.new_empty(4, B, i1 - i0, w, cpad.shape[-1]) if save and keep_basis else None
+        x, hs = _x2_chunk_basis(cpad, fx, fy, ph, rx, ry, a, b, i0, i1, trig), []
+        basis = (x, trig) if trig is not None else None
         for W_, b_ in zip(Ws[:-1], bs[:-1]):
             x = torch.addmm(b_, x, W_.t()).relu_()
             if save: hs.append(x)
@@ -114,16 +116,16 @@ def _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save:bool, chunk:int=1 << 20
         for j in (1, 2, 3): z.addcmul_(hl[j], wt[j])
         z = z.view(-1, z.shape[-1])
         out[:, i0:i1, a, :, b] = torch.addmm(bs[-1], z, Ws[-1].t()).view(B, i1 - i0, w, -1)
-        if save: saved[a, b, i0, i1] = (hs[:-1], hs[-1] > 0, z)     # last hidden layer: only its ReLU mask
+        if save: saved[a, b, i0, i1] = (hs[:-1], hs[-1] > 0, z, basis)     # last hidden layer: only its ReLU mask
     return out.view(B, 2 * h, 2 * w, -1), saved
 
 # %% ../nbs/09_lte_fast.ipynb #491fb40e
 class _X2Head(torch.autograd.Function):
     "The ×2 LTE head (basis, decoder, ensemble, interleave) with a memory-lean hand-written backward."
     @staticmethod
-    def forward(ctx, cpad, fx, fy, ph, rx, ry, wts, chunk, *params):
+    def forward(ctx, cpad, fx, fy, ph, rx, ry, wts, chunk, keep_basis, *params):
         with torch.autocast(cpad.device.type, enabled=False):
-            out, saved = _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save=True, chunk=chunk)
+            out, saved = _x2_head(cpad, fx, fy, ph, rx, ry, wts, params, save=True, chunk=chunk, keep_basis=keep_basis)
         ctx.save_for_backward(cpad, fx, fy, ph, rx, ry, wts, *params)
         ctx.saved = saved
         return out
@@ -139,14 +141,16 @@ class _X2Head(torch.autograd.Function):
             gW = [torch.zeros_like(W_, dtype=acc) for W_ in Ws]; gb = [W_.new_zeros(W_.shape[0], dtype=acc) for W_ in Ws]
             gc, gfx, gfy, gph = (torch.zeros_like(t, dtype=acc) for t in (cpad, fx, fy, ph))
             G = gout.to(dt).reshape(B, h, 2, w, 2, -1)
-            for (a, b, i0, i1), (hs, mask, z) in saved.items():
+            for (a, b, i0, i1), (hs, mask, z, basis) in saved.items():
                 n = i1 - i0
                 g = G[:, i0:i1, a, :, b].reshape(-1, G.shape[-1])
                 gW[-1] += g.t() @ z; gb[-1] += g.sum(0)
                 gz = (g @ Ws[-1]).view(1, B, n, w, -1)
                 g = (gz * wts[a, b, :, i0:i1].view(4, 1, n, w, 1)).view(-1, gz.shape[-1]).mul_(mask)
-                trig = cpad.new_empty(4, B, n, w, cpad.shape[-1])
-                inputs = [_x2_chunk_basis(cpad, fx, fy, ph, rx, ry, a, b, i0, i1, trig)] + hs
+                if basis is None:                                                   # recompute the basis
+                    trig = cpad.new_empty(4, B, n, w, cpad.shape[-1])
+                    basis = (_x2_chunk_basis(cpad, fx, fy, ph, rx, ry, a, b, i0, i1, trig), trig)
+                inputs, trig = [basis[0]] + hs, basis[1]
                 for l in range(len(Ws) - 2, -1, -1):
                     if l < len(Ws) - 2: g = torch.ops.aten.threshold_backward(g, inputs[l + 1], 0)   # ReLU backward
                     gW[l] += g.t() @ inputs[l]; gb[l] += g.sum(0)
@@ -156,12 +160,13 @@ class _X2Head(torch.autograd.Function):
                     _x2_basis_grad(gu[j], trig[j], cpad, fx, rx, ry, 2 * a + p, 2 * b + r, i0, i1, gc, gfx, gfy, gph)
         gparams = []
         for p, gw_, gb_ in zip(params[0::2], gW, gb): gparams += [gw_.to(p.dtype), gb_.to(p.dtype)]
-        return (*(t.to(dt) for t in (gc, gfx, gfy, gph)), None, None, None, None, *gparams)
+        return (*(t.to(dt) for t in (gc, gfx, gfy, gph)), None, None, None, None, None, *gparams)
 
 # %% ../nbs/09_lte_fast.ipynb #52467d30
 @patch
 def forward_x2(self:LTE, feat:Tensor, # (B, in_dim, h, w) encoder features
-               chunk:int|None=None # elements per block buffer; None: 2**20 on CPU, 2**24 on other devices
+               chunk:int|None=None, # elements per block buffer; None: 2**20 on CPU, 2**24 on other devices
+               keep_basis:bool|None=None, # training: keep the basis for the backward (same values, more memory); None: on a CPU
               ) -> Tensor: # (B, out_dim, 2h, 2w), equal to `upsample(feat, (2h, 2w))`
     "Fixed ×2 LTE (Eq. 9): the general form's values on the 2h × 2w grid, without grid_sample or gathers."
     coef, freq = self.encode(feat)
@@ -176,7 +181,8 @@ def forward_x2(self:LTE, feat:Tensor, # (B, in_dim, h, w) encoder features
     if chunk is None: chunk = 1 << 20 if coef.device.type == 'cpu' else 1 << 24
     args = (cpad, fx, fy, ph, t['rx'], t['ry'], t['wts'])
     if torch.is_grad_enabled() and any(x.requires_grad for x in (cpad, fx, fy, ph, *params)):
-        out = _X2Head.apply(*args, chunk, *params)
+        keep = coef.device.type == 'cpu' if keep_basis is None else bool(keep_basis)
+        out = _X2Head.apply(*args, chunk, keep, *params)
     else:
         with torch.autocast(coef.device.type, enabled=False): out, _ = _x2_head(*args, params, save=False, chunk=chunk)
     out = out.permute(0, 3, 1, 2)                          # (B, out_dim, 2h, 2w) in channels_last layout
