@@ -255,15 +255,16 @@ def pretrain(self:Experiment, jobs:list, # dicts of `model` keyword arguments (n
         m, cfg, run, d = self.configure(**j)
         if d is None or d in seen or (d/'done.json').is_file(): continue
         seen.add(d)
-        todo.append((j, d, bool(getattr(m, 'arbitrary_scale', False))))
+        arbitrary = bool(getattr(m, 'arbitrary_scale', False))
+        todo.append((j, d, arbitrary, set(arbitrary_scales(self.preset.scales, cfg.scale_range)) if arbitrary else {j['scale']}))
     if workers <= 1 or len(todo) <= 1: return []      # nothing to gain: `model` trains them in turn
-    for j, _, arbitrary in todo:                       # build the slice cache here: workers only read it
-        for s in ({min(self.preset.scales), *self.preset.scales} if arbitrary else {j['scale']}): self.splits(j['dataset'], s)
+    for j, _, _, split_scales in todo:                 # build the slice cache here: workers only read it
+        for s in split_scales: self.splits(j['dataset'], s)
     todo.sort(key=lambda t: -(t[0]['scale'] if not t[2] else 4))   # big scales (slow TDSR) first: better packing
     init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
                 seed=self.seed, progress=False, workers=1)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    args = [(init, j, threads) for j, _, _ in todo]
+    args = [(init, j, threads) for j, *_ in todo]
     out = []
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
         futures = [pool.submit(_train_job, a) for a in args]
