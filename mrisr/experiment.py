@@ -16,7 +16,8 @@ from .presets import (DATASETS, ABLATION_VARIANTS, Preset, get_preset, dataset_s
                            provenance_markdown, preset_banner)
 
 # %% auto #0
-__all__ = ['RUNTIME_FIELDS', 'Experiment', 'evenly', 'config_key', 'arbitrary_scales', 'is_arbitrary', 'gflops_per_slice']
+__all__ = ['RUNTIME_FIELDS', 'Experiment', 'evenly', 'config_key', 'arbitrary_scales', 'is_arbitrary', 'packing_order',
+           'gflops_per_slice']
 
 # %% ../nbs/22_experiment.ipynb #31a48c0d
 class Experiment:
@@ -95,6 +96,40 @@ def splits(self:Experiment, dataset:str, # a key of `mrisr.presets.DATASETS`
                 sp[name] = sub
         self._splits[key] = sp
     return self._splits[key]
+
+# %% ../nbs/22_experiment.ipynb #788575d5
+@patch
+def protocol(self:Experiment, dataset:str, # a key of `mrisr.presets.DATASETS`
+            ) -> dict:
+    "Which volumes, which subjects in which split, how many slices, and how LR is made, for `dataset`."
+    p, spec = self.preset, DATASETS[dataset]
+    sp = self.splits(dataset, min(p.scales))
+    n = lambda d: len(getattr(d, 'full', d))
+    return dict(dataset=dataset, stands_for=spec.published, about=spec.about, folder=shown_path(self.root_of(spec)/spec.folder),
+                split='7:2:1 by subject (mrisr.data.build_splits, seed %d)' % self.seed,
+                subjects={k: list(v.subjects) for k, v in sp.items()},
+                slices={k: dict(available=n(v), used=len(v) if k != 'train' else n(v)) for k, v in sp.items()},
+                slice_selection="slices whose foreground area is >= 30% of the volume's largest (mrisr.data.select_slices), "
+                                "each volume normalised to [0, 1] at its 99.5th percentile",
+                hr_size=f"{p.hr_size}x{p.hr_size} (centre crop / zero pad)",
+                lr=("central k-space block, inverse FFT, magnitude (Eq. 2-5; mrisr.kspace.kspace_downsample)"
+                    if p.degradation == 'kspace' else "antialiased bicubic (mrisr.kspace.bicubic_downsample)"))
+
+# %% ../nbs/22_experiment.ipynb #35044d3d
+@patch
+def protocol_markdown(self:Experiment, datasets=None, # keys of DATASETS (default: all the preset uses)
+                     ) -> str:
+    "The data protocol of `datasets` as Markdown bullet points."
+    out = []
+    for ds in datasets or dict.fromkeys((*self.preset.datasets, self.preset.ablation_dataset)):
+        d = self.protocol(ds)
+        subj = '; '.join(f"{k} {len(v)} ({', '.join(v)})" for k, v in d['subjects'].items())
+        sl = ', '.join(f"{k} {v['used']}" + (f" of {v['available']}" if v['used'] != v['available'] else '')
+                       for k, v in d['slices'].items())
+        out.append(f"- **{ds}**" + (f" (stands in for the paper's {d['stands_for']})" if d['stands_for'] != ds else '') +
+                   f": {d['about']}. Folder `{d['folder']}`. Split {d['split']}: {subj}. Slices: {sl}; "
+                   f"{d['slice_selection']}; HR {d['hr_size']}. LR input: {d['lr']}.")
+    return '\n'.join(out)
 
 # %% ../nbs/22_experiment.ipynb #a0648cf9
 def config_key(cfg:dict, # a JSON-able configuration
@@ -232,39 +267,51 @@ def model(self:Experiment, name:str,  # `mrisr.baselines.MODEL_NAMES`
     return m
 
 # %% ../nbs/22_experiment.ipynb #e0c1f011
-def _train_job(args:tuple, # (Experiment keyword arguments, `model` keyword arguments, torch threads)
+def _train_job(args:tuple, # (Experiment keyword arguments, `model` keyword arguments, torch threads, scales to score at)
               ) -> dict:
-    "In a worker process: train one configuration into the cache (`Experiment.model`); its run record."
-    init, job, threads = args
+    "In a worker process: train one configuration into the cache (`Experiment.model`), score it (`Experiment.scores`); its run record."
+    init, job, threads, score_at = args
     torch.set_num_threads(threads)
     e = Experiment([], **init)
     e.model(**job)
-    return e.runs[-1]
+    run = e.runs[-1]
+    for s in score_at: e.scores(**dict(job, scale=s))
+    return run
+
+# %% ../nbs/22_experiment.ipynb #e10173cd
+def packing_order(jobs:list, # (name, scale, arbitrary-scale?, parameters) of each training
+                 ) -> list: # indices of `jobs`, in the order to start them
+    "Likely-longest first: arbitrary-scale models, then larger scales, then more parameters (stable among equals)."
+    return sorted(range(len(jobs)), key=lambda k: (not jobs[k][2], -jobs[k][1], -jobs[k][3]))
 
 # %% ../nbs/22_experiment.ipynb #e0c1f012
 @patch
 def pretrain(self:Experiment, jobs:list, # dicts of `model` keyword arguments (name, scale, dataset, seed, train_changes, constructor arguments)
              workers:int|None=None, # processes; None: `self.workers`
+             score:bool=True, # also score each new model (`scores`) in its worker, at the scales `jobs` ask for
             ) -> list: # run records of the configurations trained now
-    "Train the configurations of `jobs` missing from the cache, `workers` at a time in separate processes."
+    "Train (and score) the configurations of `jobs` missing from the cache, `workers` at a time in separate processes."
     import concurrent.futures as cf, multiprocessing as mp
     from mrisr.experiment import _train_job           # the importable module function (spawned processes import it)
     workers = self.workers if workers is None else workers
-    todo, seen = [], set()
+    todo, score_at = {}, {}                            # cache folder -> (job, split scales, packing facts); scales to score at
     for j in jobs:
         m, cfg, run, d = self.configure(**j)
-        if d is None or d in seen or (d/'done.json').is_file(): continue
-        seen.add(d)
+        if d is None or (d/'done.json').is_file(): continue
+        score_at.setdefault(d, []).append(j['scale'])  # an arbitrary-scale model: one training, scored at every scale asked
+        if d in todo: continue
         arbitrary = bool(getattr(m, 'arbitrary_scale', False))
-        todo.append((j, d, arbitrary, set(arbitrary_scales(self.preset.scales, cfg.scale_range)) if arbitrary else {j['scale']}))
+        todo[d] = (j, set(arbitrary_scales(self.preset.scales, cfg.scale_range)) if arbitrary else {j['scale']},
+                   (j['name'], j['scale'], arbitrary, sum(q.numel() for q in m.parameters())))
     if workers <= 1 or len(todo) <= 1: return []      # nothing to gain: `model` trains them in turn
-    for j, _, _, split_scales in todo:                 # build the slice cache here: workers only read it
-        for s in split_scales: self.splits(j['dataset'], s)
-    todo.sort(key=lambda t: -(t[0]['scale'] if not t[2] else 4))   # big scales (slow TDSR) first: better packing
+    for d, (j, split_scales, _) in todo.items():      # build the slice cache here: workers only read it
+        for s in split_scales | (set(score_at[d]) if score else set()): self.splits(j['dataset'], s)
+    ds = list(todo)
+    ds = [ds[k] for k in packing_order([todo[d][2] for d in ds])]
     init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
-                seed=self.seed, progress=False, workers=1)
+                seed=self.seed, progress=False, workers=1, lpips_backbone=self.lpips_backbone)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    args = [(init, j, threads) for j, *_ in todo]
+    args = [(init, todo[d][0], threads, sorted(set(score_at[d])) if score else []) for d in ds]
     out = []
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
         futures = [pool.submit(_train_job, a) for a in args]
@@ -308,6 +355,16 @@ def slice_scores(self:Experiment, model, # a trained model (or bicubic)
     return [dict(r, dataset=dataset, seed=self.seed if seed is None else seed) for r in rows]
 
 # %% ../nbs/22_experiment.ipynb #cea0b80d
+def _summary(rows:list, dataset:str, scale:int, label:str|None) -> dict:
+    "A table cell from per-slice rows: mean and std over slices of each paper metric."
+    from mrisr.evaluate import summarize
+    s, = summarize(rows)
+    out = dict(dataset=dataset, model=label or s['model'], scale=scale, n_slices=s['n'])
+    for m in PAPER_METRICS:
+        out[m], out[f'{m}_std'] = s.get(f'{m}_mean'), s.get(f'{m}_std')
+    return out
+
+# %% ../nbs/22_experiment.ipynb #c525a687
 @patch
 def score(self:Experiment, model, # a trained model (or bicubic)
           dataset:str, # a key of `mrisr.presets.DATASETS`
@@ -315,12 +372,42 @@ def score(self:Experiment, model, # a trained model (or bicubic)
           label:str|None=None, # the model column (default: the model's name)
          ) -> dict:
     "Mean (and std over test slices) PSNR, SSIM, LPIPS of `model` on the test split of `dataset` at `scale`."
-    from mrisr.evaluate import summarize
-    s, = summarize(self.slice_scores(model, dataset, scale, label))
-    out = dict(dataset=dataset, model=label or s['model'], scale=scale, n_slices=s['n'])
-    for m in PAPER_METRICS:
-        out[m], out[f'{m}_std'] = s.get(f'{m}_mean'), s.get(f'{m}_std')
-    return out
+    return _summary(self.slice_scores(model, dataset, scale, label), dataset, scale, label)
+
+# %% ../nbs/22_experiment.ipynb #480cbf39
+@patch
+def score_key(self:Experiment, dataset:str, # a key of `mrisr.presets.DATASETS`
+              scale:int, # the scale of the test LR inputs
+             ) -> str:
+    "Hash of what decides a trained model's test scores besides its weights (protocol, scale, LPIPS, batch, device, version)."
+    from mrisr.metrics import lpips_backbone_path
+    proto = {k: v for k, v in self.protocol(dataset).items() if k != 'folder'}     # where the data lies does not count
+    f, _ = lpips_backbone_path(self.lpips_backbone) if self.preset.lpips else (None, None)
+    lp = (f.name, f.stat().st_size) if f is not None and f.is_file() else None
+    return config_key(dict(protocol=proto, scale=scale, test_slices=self.preset.test_slices, lpips=lp,
+                           batch_size=self.preset.batch_size, device=self.device.type, mrisr=mrisr.__version__))
+
+# %% ../nbs/22_experiment.ipynb #e376dd6e
+@patch
+def scores(self:Experiment, name:str, # `mrisr.baselines.MODEL_NAMES`
+           scale:int, # the scale to score at
+           dataset:str, # a key of `mrisr.presets.DATASETS`
+           label:str|None=None, # the model column of the rows (default: `name`)
+           seed:int|None=None, # training seed; None: the experiment's
+           train_changes:dict|None=None, # `TrainConfig` fields to change (see `model`)
+           **overrides, # constructor arguments (e.g. branches='high')
+          ) -> list:
+    "`slice_scores` of a configuration (trained or loaded by `model`), kept in its cache folder: a second call reads them."
+    from mrisr.core import atomic_write
+    seed = self.seed if seed is None else seed
+    m = self.model(name, scale, dataset, seed=seed, train_changes=train_changes, **overrides)   # trained, or loaded (its run)
+    *_, d = self.configure(name, scale, dataset, seed, train_changes, **overrides)
+    f = None if d is None else d/f'scores-x{scale}-{self.score_key(dataset, scale)}.json'
+    if f is not None and f.is_file(): rows = json.loads(f.read_text())
+    else:
+        rows = self.slice_scores(m, dataset, scale, name, seed)
+        if f is not None: atomic_write(f, lambda o: o.write(json.dumps(rows).encode()))
+    return [dict(r, model=label or name, seed=seed) for r in rows]
 
 # %% ../nbs/22_experiment.ipynb #9efee035
 def gflops_per_slice(model, # an SR model (the project's calling contract)
@@ -353,56 +440,22 @@ def multi_seed(self:Experiment, label:str, # the model column of the rows (e.g. 
         run = [r for r in self.runs if (r['model'], r['variant'], r['dataset'], r.get('seed')) ==
                (name, _variant({**overrides, **(train_changes or {})}), dataset, seed) and r['scale'] in (scale, None)]
         secs.append(run[-1]['seconds'])
-        rows += self.slice_scores(m, dataset, scale, label, seed)
+        rows += self.scores(name, scale, dataset, label, seed, train_changes, **overrides)
     return rows, dict(model=label, scale=scale, params=n_params(m), gflops=gflops_per_slice(m, scale, self.preset.hr_size),
                       train_seconds=secs, seeds=seeds)
-
-# %% ../nbs/22_experiment.ipynb #788575d5
-@patch
-def protocol(self:Experiment, dataset:str, # a key of `mrisr.presets.DATASETS`
-            ) -> dict:
-    "Which volumes, which subjects in which split, how many slices, and how LR is made, for `dataset`."
-    p, spec = self.preset, DATASETS[dataset]
-    sp = self.splits(dataset, min(p.scales))
-    n = lambda d: len(getattr(d, 'full', d))
-    return dict(dataset=dataset, stands_for=spec.published, about=spec.about, folder=shown_path(self.root_of(spec)/spec.folder),
-                split='7:2:1 by subject (mrisr.data.build_splits, seed %d)' % self.seed,
-                subjects={k: list(v.subjects) for k, v in sp.items()},
-                slices={k: dict(available=n(v), used=len(v) if k != 'train' else n(v)) for k, v in sp.items()},
-                slice_selection="slices whose foreground area is >= 30% of the volume's largest (mrisr.data.select_slices), "
-                                "each volume normalised to [0, 1] at its 99.5th percentile",
-                hr_size=f"{p.hr_size}x{p.hr_size} (centre crop / zero pad)",
-                lr=("central k-space block, inverse FFT, magnitude (Eq. 2-5; mrisr.kspace.kspace_downsample)"
-                    if p.degradation == 'kspace' else "antialiased bicubic (mrisr.kspace.bicubic_downsample)"))
-
-# %% ../nbs/22_experiment.ipynb #35044d3d
-@patch
-def protocol_markdown(self:Experiment, datasets=None, # keys of DATASETS (default: all the preset uses)
-                     ) -> str:
-    "The data protocol of `datasets` as Markdown bullet points."
-    out = []
-    for ds in datasets or dict.fromkeys((*self.preset.datasets, self.preset.ablation_dataset)):
-        d = self.protocol(ds)
-        subj = '; '.join(f"{k} {len(v)} ({', '.join(v)})" for k, v in d['subjects'].items())
-        sl = ', '.join(f"{k} {v['used']}" + (f" of {v['available']}" if v['used'] != v['available'] else '')
-                       for k, v in d['slices'].items())
-        out.append(f"- **{ds}**" + (f" (stands in for the paper's {d['stands_for']})" if d['stands_for'] != ds else '') +
-                   f": {d['about']}. Folder `{d['folder']}`. Split {d['split']}: {subj}. Slices: {sl}; "
-                   f"{d['slice_selection']}; HR {d['hr_size']}. LR input: {d['lr']}.")
-    return '\n'.join(out)
 
 # %% ../nbs/22_experiment.ipynb #e588e605
 @patch
 def table1(self:Experiment, models=None, datasets=None, scales=None, # subsets (default: the preset's)
           ) -> list:
-    "Table I rows (dataset, model, scale, psnr, ssim, lpips, stds, n_slices): every model trained or loaded, then scored."
+    "Table I rows (dataset, model, scale, psnr, ssim, lpips, stds, n_slices): every model trained or loaded, then scored (`scores`)."
     p, rows = self.preset, []
     self.pretrain([dict(name=n, scale=s, dataset=ds) for ds in datasets or p.datasets for n in models or p.models
                    for s in scales or p.scales])     # CPU: the missing ones in parallel processes (none on a GPU)
     for ds in datasets or p.datasets:
         for name in models or p.models:
             for s in scales or p.scales:
-                rows.append(self.score(self.model(name, s, ds), ds, s, name))
+                rows.append(_summary(self.scores(name, s, ds), ds, s, name))
     return rows
 
 # %% ../nbs/22_experiment.ipynb #88bc6e88
@@ -416,7 +469,7 @@ def table2(self:Experiment, scales=None, # subset of the preset's scales
     self.pretrain([dict(name='tdsr', scale=s, dataset=ds, **kws[v]) for v in ABLATION_VARIANTS for s in scales or self.preset.scales])
     for variant in ABLATION_VARIANTS:
         for s in scales or self.preset.scales:
-            rows.append(self.score(self.model('tdsr', s, ds, **kws[variant]), ds, s, variant))
+            rows.append(_summary(self.scores('tdsr', s, ds, variant, **kws[variant]), ds, s, variant))
     return rows
 
 # %% ../nbs/22_experiment.ipynb #b0ee4f8e
