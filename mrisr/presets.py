@@ -125,7 +125,7 @@ RUN_PRESETS = {p.name: p for p in (
            seeds=(0, 1, 2)),
     Preset('quick', "tiny models at x2 and x4, minutes of CPU training, the 10-subject 2 mm IXI T1 sample",
            model_preset='tiny', datasets=(SAMPLE,), ablation_dataset=SAMPLE, sample_data=True, scales=(2, 4), hr_size=120, lr_patch=12, min_hr_patch=48,
-           epochs=1000, max_steps=400, batch_size=4, lr=1e-3, milestones=(2,), val_slices=16, test_slices=36,
+           epochs=1000, max_steps=360, batch_size=4, lr=1e-3, milestones=(2,), val_every=1000, val_slices=16, test_slices=36,
            seeds=(0, 1, 2), claim_scales=(2, 4)),
     Preset('medium', "wider encoders (TDSR, EDSR, LTE), 500 CPU steps, 3 seeds at x2/x4/x8: the claims in under 2 hours on 2 cores; "
                      "the 10-subject 2 mm IXI T1 sample",
