@@ -305,7 +305,8 @@ def pretrain(self:Experiment, jobs:list, # dicts of `model` keyword arguments (n
                    (j['name'], j['scale'], arbitrary, sum(q.numel() for q in m.parameters())))
     if workers <= 1 or len(todo) <= 1: return []      # nothing to gain: `model` trains them in turn
     for d, (j, split_scales, _) in todo.items():      # build the slice cache here: workers only read it
-        for s in split_scales | (set(score_at[d]) if score else set()): self.splits(j['dataset'], s)
+        scored = set(score_at[d]) | {min(self.preset.scales)} if score else set()   # (`score_key` reads the protocol's split)
+        for s in split_scales | scored: self.splits(j['dataset'], s)
     ds = list(todo)
     ds = [ds[k] for k in packing_order([todo[d][2] for d in ds])]
     init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
