@@ -298,21 +298,21 @@ def pretrain(self:Experiment, jobs:list, # dicts of `model` keyword arguments (n
     for j in jobs:
         m, cfg, run, d = self.configure(**j)
         if d is None or (d/'done.json').is_file(): continue
-        score_at.setdefault(d, []).append(j['scale'])  # an arbitrary-scale model: one training, scored at every scale asked
+        score_at.setdefault(d, set()).add(j['scale'])   # an arbitrary-scale model: one training, scored at every scale asked
         if d in todo: continue
         arbitrary = bool(getattr(m, 'arbitrary_scale', False))
         todo[d] = (j, set(arbitrary_scales(self.preset.scales, cfg.scale_range)) if arbitrary else {j['scale']},
                    (j['name'], j['scale'], arbitrary, sum(q.numel() for q in m.parameters())))
     if workers <= 1 or len(todo) <= 1: return []      # nothing to gain: `model` trains them in turn
     for d, (j, split_scales, _) in todo.items():      # build the slice cache here: workers only read it
-        scored = set(score_at[d]) | {min(self.preset.scales)} if score else set()   # (`score_key` reads the protocol's split)
-        for s in split_scales | scored: self.splits(j['dataset'], s)
+        for s in split_scales | (score_at[d] if score else set()): self.splits(j['dataset'], s)
+        if score: self.protocol(j['dataset'])          # the split `score_key` describes
     ds = list(todo)
     ds = [ds[k] for k in packing_order([todo[d][2] for d in ds])]
     init = dict(preset=self.preset, data_root=self.data_root, out_dir=self.out_dir, cache_dir=self.cache_dir, device='cpu',
                 seed=self.seed, progress=False, workers=1, lpips_backbone=self.lpips_backbone)
     threads = max(1, (os.cpu_count() or 1) // workers)
-    args = [(init, todo[d][0], threads, sorted(set(score_at[d])) if score else []) for d in ds]
+    args = [(init, todo[d][0], threads, sorted(score_at[d]) if score else []) for d in ds]
     out = []
     with cf.ProcessPoolExecutor(workers, mp_context=mp.get_context('spawn')) as pool:
         futures = [pool.submit(_train_job, a) for a in args]
